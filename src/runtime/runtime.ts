@@ -1,0 +1,62 @@
+// The runtime contract: how an instance's Jupyter server is made to exist somewhere. Every
+// implementation (local/, fake/, later container/, slurm/, kubernetes/) passes
+// test/contract/runtime.contract.ts. The orchestrator (scheduler/reconciler.ts), not the runtime,
+// owns timeouts and readiness checks; a runtime only does what it is told and reports.
+import type { ImageProgram } from '../domain/catalog.ts';
+import type { HooksSpec, RuntimeTarget } from '../domain/notebook.ts';
+
+export interface InstanceSpec {
+  instanceId: string;
+  /** The Jupyter base path the server must serve under, e.g. /nb/<id>/ (the proxy keeps it). */
+  basePath: string;
+  /** The internal Jupyter credential for this run; new on every start. */
+  jupyterToken: string;
+  program: ImageProgram;
+  imageId: string;
+  vcpus: number;
+  memoryMb: number;
+  capacityGb: number;
+  hooks: HooksSpec | null;
+}
+
+export type PrepareStep = 1 | 2 | 3;
+/** Creation steps 1..3 (storage, compute, network) as the runtime really performs them. */
+export type ProgressReporter = (step: PrepareStep, status: 'PROCESSING' | 'COMPLETED') => Promise<void> | void;
+
+/** Opaque, JSON-serialisable: the store keeps it so a restarted notebookd can adopt the instance. */
+export type RuntimeHandle = Record<string, unknown>;
+
+export interface Launched {
+  handle: RuntimeHandle;
+  target: RuntimeTarget;
+}
+
+export type PollResult =
+  | { state: 'running' }
+  | { state: 'exited'; exitCode: number | null; reason: string }
+  | { state: 'lost'; reason: string };
+
+export interface Availability {
+  available: boolean;
+  /** Says what is missing and how to install it, when not available. */
+  message: string;
+}
+
+export interface Runtime {
+  readonly kind: string;
+  /** Can this runtime run the image's program on this host? Cheap; may be cached. */
+  checkImage(program: ImageProgram): Promise<Availability>;
+  /** Makes storage, compute and network ready (idempotent: may be called again after a crash). */
+  prepare(spec: InstanceSpec, report: ProgressReporter): Promise<void>;
+  /** Launches the server (running hooks as the spec says). Resolves once launched, not once ready. */
+  start(spec: InstanceSpec): Promise<Launched>;
+  /** Returns only when the server is gone: SIGTERM, then SIGKILL after graceMs. Idempotent. */
+  stop(handle: RuntimeHandle, graceMs: number): Promise<void>;
+  poll(handle: RuntimeHandle): Promise<PollResult>;
+  /** Removes the instance's storage and anything left of it. Idempotent. */
+  destroy(instanceId: string): Promise<void>;
+  /** Grows the instance's volume; may run while the instance runs. */
+  resizeVolume?(instanceId: string, capacityGb: number): Promise<void>;
+  /** Releases what the runtime itself holds (not the instances: they survive a notebookd restart). */
+  close?(): Promise<void>;
+}
