@@ -36,6 +36,7 @@ export const errors = {
   alreadyStopped: () => new DomainError('ModelArts.6307', 'The instance has already been stopped.'),
   stopping: () => new DomainError('ModelArts.6308', 'The instance is stopping.'),
   notSortable: (key: string) => new DomainError('ModelArts.6303', `The field does not support sorting: ${key}.`),
+  instanceExists: (detail: string) => new DomainError('ModelArts.6301', `The instance already exists: ${detail}`),
   instanceLimit: () => new DomainError('ModelArts.6302', 'The instance count already reaches the maximum value.'),
   flavorUnsupported: (flavor: string) =>
     new DomainError('ModelArts.6323', `The flavor is not supported, please check it: ${flavor}.`),

@@ -1,0 +1,127 @@
+// /v1/{project_id}/notebooks...: the notebook operations of reference §1.
+import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from '@sinclair/typebox';
+import type { Image } from '../../domain/catalog.ts';
+import type { Notebook } from '../../domain/notebook.ts';
+import type { CatalogService } from '../../service/catalog-service.ts';
+import type { NotebookService } from '../../service/notebook-service.ts';
+import { page, presentEvent, presentFlavor, presentLease, presentNotebook } from '../presenters.ts';
+import {
+  EventsQuery,
+  FlavorQuery,
+  LeaseQuery,
+  LeaseRequestBody,
+  ListNotebooksQuery,
+  NotebookCreateRequest,
+  NotebookParams,
+  NotebookUpdateRequest,
+  ProjectParams,
+  ResourceParams,
+  StartQuery,
+  TagsBody,
+} from '../schemas.ts';
+import { callerOf } from '../server.ts';
+
+interface Opts {
+  notebooks: NotebookService;
+  catalog: CatalogService;
+  publicUrl: string;
+}
+
+type P = Static<typeof NotebookParams>;
+type Q = Record<string, unknown>;
+const tags = ['notebooks'];
+
+export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl }) => {
+  /** Presents notebooks, looking each distinct image up once. */
+  async function present(projectId: string, list: Notebook[]) {
+    const images = new Map<string, Image | undefined>();
+    for (const nb of list) if (!images.has(nb.imageId)) images.set(nb.imageId, await catalog.imageOrPlaceholder(projectId, nb.imageId));
+    return list.map((nb) => presentNotebook(nb, { publicUrl, image: images.get(nb.imageId) }));
+  }
+  const presentOne = async (nb: Notebook) => (await present(nb.projectId, [nb]))[0];
+
+  const listHandler = (all: boolean) => async (request: { params: unknown; query: unknown; caller?: unknown }) => {
+    const { project_id } = request.params as { project_id: string };
+    const result = await notebooks.list(callerOf(request as never), project_id, { all, query: request.query as Q });
+    return page(await present(project_id, result.items), result.total, result.offset, result.limit);
+  };
+
+  app.post('/v1/:project_id/notebooks', { schema: { tags, summary: 'CreateNotebook', params: ProjectParams, body: NotebookCreateRequest } }, async (request) => {
+    const { project_id } = request.params as { project_id: string };
+    return presentOne(await notebooks.create(callerOf(request), project_id, request.body as Q));
+  });
+
+  app.get('/v1/:project_id/notebooks', { schema: { tags, summary: 'ListNotebooks (the caller\'s own)', params: ProjectParams, querystring: ListNotebooksQuery } }, listHandler(false));
+  app.get('/v1/:project_id/notebooks/all', { schema: { tags, summary: 'ListAllNotebooks (the project, for admins and viewers)', params: ProjectParams, querystring: ListNotebooksQuery } }, listHandler(true));
+
+  app.get('/v1/:project_id/notebooks/flavors', { schema: { tags: ['flavors'], summary: 'ListFlavors', params: ProjectParams, querystring: FlavorQuery } }, async (request) => {
+    const result = catalog.listFlavors(request.query as Q);
+    const data = result.items.map(presentFlavor);
+    return { ...page(data, result.total, result.offset, result.limit), flavors: data };
+  });
+
+  app.get('/v1/:project_id/notebooks/tags', { schema: { tags, summary: 'ShowNotebookTags', params: ProjectParams } }, async (request) => {
+    const { project_id } = request.params as { project_id: string };
+    return { tags: await notebooks.tagSummary(callerOf(request), project_id) };
+  });
+
+  app.get('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'ShowNotebook', params: NotebookParams } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentOne(await notebooks.show(callerOf(request), project_id, id));
+  });
+
+  app.put('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'UpdateNotebook', params: NotebookParams, body: NotebookUpdateRequest } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentOne(await notebooks.update(callerOf(request), project_id, id, (request.body ?? {}) as Q));
+  });
+
+  app.delete('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'DeleteNotebook (also while running)', params: NotebookParams } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentOne(await notebooks.remove(callerOf(request), project_id, id));
+  });
+
+  app.post('/v1/:project_id/notebooks/:id/start', { schema: { tags, summary: 'StartNotebook (a new token on every start)', params: NotebookParams, querystring: StartQuery } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentOne(await notebooks.start(callerOf(request), project_id, id, request.query as Q));
+  });
+
+  app.post('/v1/:project_id/notebooks/:id/stop', { schema: { tags, summary: 'StopNotebook', params: NotebookParams } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentOne(await notebooks.stop(callerOf(request), project_id, id));
+  });
+
+  app.get('/v1/:project_id/notebooks/:id/lease', { schema: { tags: ['lease'], summary: 'ShowLease', params: NotebookParams } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentLease(await notebooks.showLease(callerOf(request), project_id, id));
+  });
+
+  app.patch('/v1/:project_id/notebooks/:id/lease', { schema: { tags: ['lease'], summary: 'RenewLease: reset the stop time to now + duration', params: NotebookParams, querystring: LeaseQuery, body: LeaseRequestBody } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return presentLease(await notebooks.renewLease(callerOf(request), project_id, id, request.query as Q, request.body));
+  });
+
+  app.get('/v1/:project_id/notebooks/:id/flavors', { schema: { tags: ['flavors'], summary: 'ShowSwitchableFlavors', params: NotebookParams, querystring: FlavorQuery } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    const data = (await notebooks.switchableFlavors(callerOf(request), project_id, id)).map(presentFlavor);
+    return { ...page(data, data.length, 0, data.length), flavors: data };
+  });
+
+  app.get('/v1/:project_id/notebooks/:id/events', { schema: { tags, summary: 'The instance event log (notebookd extension)', params: NotebookParams, querystring: EventsQuery } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    const events = await notebooks.events(callerOf(request), project_id, id, request.query as Q);
+    return { events: events.map(presentEvent) };
+  });
+
+  app.post('/v1/:project_id/notebooks/:resource_id/tags/create', { schema: { tags, summary: 'CreateNotebookTags (overwrites existing keys)', params: ResourceParams, body: TagsBody } }, async (request) => {
+    const { project_id, resource_id } = request.params as { project_id: string; resource_id: string };
+    await notebooks.addTags(callerOf(request), project_id, resource_id, request.body);
+    return {};
+  });
+
+  app.delete('/v1/:project_id/notebooks/:resource_id/tags/delete', { schema: { tags, summary: 'DeleteNotebookTags (missing tags are a no-op)', params: ResourceParams, body: TagsBody } }, async (request) => {
+    const { project_id, resource_id } = request.params as { project_id: string; resource_id: string };
+    await notebooks.removeTags(callerOf(request), project_id, resource_id, request.body);
+    return {};
+  });
+};

@@ -1,0 +1,35 @@
+// Read-decide-write with compare-and-set. The decision runs again on the fresh record after a
+// conflict, so concurrent writers never lose an update; only a writer that keeps losing gets
+// ModelArts.6357.
+import { errors } from '../domain/errors.ts';
+import type { Transition } from '../domain/intents.ts';
+import type { Notebook } from '../domain/notebook.ts';
+import { VersionConflict, type Store } from './store.ts';
+
+export type Change = Transition;
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Applies `decide` to the current record until the write lands. `decide` returns null when there
+ * is nothing to write (the result is then the current record) and may throw to refuse.
+ * Resolves undefined when the notebook does not exist.
+ */
+export async function mutateNotebook(
+  store: Store,
+  id: string,
+  decide: (current: Notebook) => Change | null,
+): Promise<Notebook | undefined> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await store.notebooks.get(id);
+    if (!current) return undefined;
+    const change = decide(current);
+    if (!change) return current;
+    try {
+      return await store.notebooks.update({ ...change.next, version: current.version }, change.events);
+    } catch (e) {
+      if (!(e instanceof VersionConflict)) throw e;
+    }
+  }
+  throw errors.conflict('The instance kept changing while the request was applied; retry.');
+}

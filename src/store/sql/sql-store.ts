@@ -1,0 +1,33 @@
+// Assembles the Store from the per-area stores over one Kysely instance. The dialect factories
+// (sqlite.ts, postgres.ts) supply the connection and their way of serialising migrations.
+import { sql, type Kysely } from 'kysely';
+import type { Store } from '../store.ts';
+import { createIdentityStore } from './identity-store.ts';
+import { createImageStore } from './image-store.ts';
+import { createNotebookStore } from './notebook-store.ts';
+import type { Database, StoreKind } from './schema.ts';
+
+export interface SqlStoreDeps {
+  db: Kysely<Database>;
+  kind: StoreKind;
+  migrate: () => Promise<void>;
+}
+
+export function createSqlStore({ db, kind, migrate }: SqlStoreDeps): Store {
+  let closing: Promise<void> | undefined;
+  return {
+    kind,
+    notebooks: createNotebookStore(db),
+    images: createImageStore(db),
+    identity: createIdentityStore(db),
+    migrate,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    // Idempotent: shutdown paths and test cleanups may both close the same store.
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}
