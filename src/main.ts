@@ -75,7 +75,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     if (!availability.available) log.warn({ image: image.name }, availability.message);
   }
 
+  // The two loops nudge each other: a stop the executor requests is carried out by the
+  // reconciler, and an instance the reconciler brings up gets a deadline the executor must see.
+  let nudgeLeaseExecutor = () => {};
   const reconciler = createReconciler({
+    onRunning: () => nudgeLeaseExecutor(),
     store,
     runtime,
     clock,
@@ -95,6 +99,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     log: log.child({ component: 'lease' }),
     onStopRequested: (id) => reconciler.nudge(id),
   });
+  nudgeLeaseExecutor = () => leaseExecutor.nudge();
   const notebooks = createNotebookService({
     store,
     clock,

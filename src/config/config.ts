@@ -3,9 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, type ValueError } from '@sinclair/typebox/value';
 import { DEFAULT_LEASE_POLICY } from '../domain/lease.ts';
 import { DEFAULT_FLAVORS, DEFAULT_IMAGES } from './catalog.ts';
+
+const Strict = { additionalProperties: false } as const;
 
 const LeasePolicySchema = Type.Object({
   minMs: Type.Integer({ minimum: 1 }),
@@ -13,7 +15,7 @@ const LeasePolicySchema = Type.Object({
   defaultMs: Type.Integer({ minimum: 1 }),
   allowDisable: Type.Boolean(),
   warningLeadMs: Type.Integer({ minimum: 0 }),
-});
+}, Strict);
 
 const FlavorSchema = Type.Object({
   id: Type.String({ minLength: 1 }),
@@ -29,7 +31,7 @@ const FlavorSchema = Type.Object({
   gpus: Type.Integer({ minimum: 0 }),
   gpuType: Type.Union([Type.String(), Type.Null()]),
   evsMaxSizeGb: Type.Integer({ minimum: 5, maximum: 4096 }),
-});
+}, Strict);
 
 const ConfigSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
@@ -48,17 +50,17 @@ const ConfigSchema = Type.Object({
     stopGraceMs: Type.Integer({ minimum: 0 }),
     stopMs: Type.Integer({ minimum: 1 }),
     deleteMs: Type.Integer({ minimum: 1 }),
-  }),
+  }, Strict),
   reconcile: Type.Object({
     /** How often RUNNING instances are health-checked against the runtime. */
     healthIntervalMs: Type.Integer({ minimum: 10 }),
     readinessPollMs: Type.Integer({ minimum: 10 }),
     concurrency: Type.Integer({ minimum: 1, maximum: 256 }),
-  }),
+  }, Strict),
   limits: Type.Object({
     bodyBytes: Type.Integer({ minimum: 1024 }),
     instancesPerUser: Type.Integer({ minimum: 1 }),
-  }),
+  }, Strict),
   flavors: Type.Array(FlavorSchema, { minItems: 1 }),
   images: Type.Array(Type.Any(), { minItems: 1 }),
   bootstrap: Type.Object({
@@ -68,8 +70,8 @@ const ConfigSchema = Type.Object({
     secretKey: Type.String(),
     adminName: Type.String({ minLength: 1 }),
     adminPassword: Type.String(),
-  }),
-});
+  }, Strict),
+}, Strict);
 
 export type Config = Static<typeof ConfigSchema> & { images: typeof DEFAULT_IMAGES };
 
@@ -122,9 +124,8 @@ const ENV: Record<string, (c: Record<string, any>, v: string) => void> = {
 };
 
 function toInt(what: string, v: string | number): number {
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n)) throw new ConfigError(`${what} must be an integer, got '${v}'`);
-  return n;
+  if (typeof v === 'number' ? !Number.isInteger(v) : !/^\d{1,9}$/.test(v)) throw new ConfigError(`${what} must be an integer, got '${v}'`);
+  return Number(v);
 }
 
 function deepMerge(base: any, over: any): any {
@@ -143,6 +144,16 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** "runtime must be one of local, fake (got 'docker')" rather than "Expected union value". */
+function describeError(e: ValueError): string {
+  const where = e.path.replace(/^\//, '').replace(/\//g, '.') || 'configuration';
+  const allowed = (e.schema.anyOf as { const?: unknown }[] | undefined)?.map((s) => s.const).filter((c) => c !== undefined);
+  const got = e.value === undefined ? 'nothing' : JSON.stringify(e.value);
+  if (allowed?.length) return `${where} must be one of ${allowed.join(', ')} (got ${got})`;
+  if (/unexpected property|additional/i.test(e.message)) return `${where} is not a known setting`;
+  return `${where}: ${e.message.toLowerCase()} (got ${got})`;
 }
 
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env, overrides: unknown = {}): Readonly<Config> {
@@ -174,7 +185,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
 
   if (!Value.Check(ConfigSchema, merged)) {
     const first = [...Value.Errors(ConfigSchema, merged)].slice(0, 3);
-    throw new ConfigError('invalid configuration: ' + first.map((e) => `${e.path || '/'} ${e.message}`).join('; '));
+    throw new ConfigError('invalid configuration: ' + first.map(describeError).join('; '));
   }
   const lease = merged.lease;
   if (!(lease.minMs <= lease.defaultMs && lease.defaultMs <= lease.maxMs)) {

@@ -35,7 +35,7 @@ const TRANSITIONS: Record<NotebookStatus, readonly NotebookStatus[]> = {
   STOPPED: ['STARTING', 'DELETING'],
   DELETING: ['DELETED', 'DELETE_FAILED'],
   DELETED: [],
-  CREATE_FAILED: ['DELETING', 'STARTING'],
+  CREATE_FAILED: ['DELETING', 'CREATING'],
   START_FAILED: ['STARTING', 'DELETING', 'STOPPING'],
   DELETE_FAILED: ['DELETING'],
   ERROR: ['STARTING', 'STOPPING', 'DELETING'],
@@ -64,6 +64,7 @@ export function operationRefusal(op: UserOperation, status: NotebookStatus): Dom
       if (status === 'STOPPING') return errors.stopping();
       if (status === 'DELETING' || status === 'DELETE_FAILED' || status === 'DELETED') return errors.conflict('The instance is being deleted.');
       if (status === 'CREATE_FAILED') return errors.conflict('The instance failed to be created; delete it instead.');
+      if (status === 'FROZEN') return errors.frozen();
       return null;
     case 'delete':
       if (status === 'DELETING' || status === 'DELETED') return errors.conflict('The instance is already being deleted.');

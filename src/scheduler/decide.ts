@@ -14,7 +14,7 @@ export type ReconcileAction =
   | { kind: 'prepare' }
   | { kind: 'launch' }
   | { kind: 'awaitReady' }
-  | { kind: 'fail'; status: 'CREATE_FAILED' | 'START_FAILED'; reason: string }
+  | { kind: 'fail'; status: 'CREATE_FAILED' | 'START_FAILED' | 'ERROR'; reason: string }
   | { kind: 'halt'; graceMs: number }
   | { kind: 'teardown'; graceMs: number }
   | { kind: 'deleteFailed'; reason: string }
@@ -42,6 +42,10 @@ export function decide(nb: Notebook, now: number, t: Timeouts): ReconcileAction 
     case 'DELETING':
       if (elapsed > t.deleteMs) return { kind: 'deleteFailed', reason: `Deletion did not finish within ${seconds(t.deleteMs)}.` };
       return { kind: 'teardown', graceMs: elapsed > t.stopMs ? 0 : t.stopGraceMs };
+    case 'SNAPSHOTTING':
+      // Nothing of ours snapshots yet; an instance left in this state must still end somewhere.
+      if (elapsed > t.createMs) return { kind: 'fail', status: 'ERROR', reason: `Saving the image did not finish within ${seconds(t.createMs)}.` };
+      return null;
     case 'RUNNING':
       if (nb.volume.pendingCapacityGb !== undefined) return { kind: 'resize', capacityGb: nb.volume.pendingCapacityGb };
       return { kind: 'health' };

@@ -11,7 +11,7 @@ import type { Notebook, ProgressStep } from '../domain/notebook.ts';
 import type { InstanceSpec, Runtime, RuntimeHandle } from '../runtime/runtime.ts';
 import { mutateNotebook } from '../store/mutate.ts';
 import type { Store } from '../store/store.ts';
-import { failProgress, withStep } from '../service/progress.ts';
+import { failProgress, withStep } from '../domain/progress.ts';
 import { decide, isPassive, type ReconcileAction, type Timeouts } from './decide.ts';
 import type { ReadinessProbe } from './readiness-probe.ts';
 
@@ -29,6 +29,8 @@ export interface ReconcilerDeps {
   probe: ReadinessProbe;
   timeouts: Timeouts;
   settings: ReconcilerSettings;
+  /** Called when an instance becomes RUNNING: its lease now has a deadline the executor must see. */
+  onRunning?: (notebookId: string) => void;
   /** What the runtime needs besides the record: the image's program and the flavor's size. */
   describe: (nb: Notebook) => Promise<Pick<InstanceSpec, 'program' | 'vcpus' | 'memoryMb'>>;
 }
@@ -251,7 +253,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           },
           events: [event(id, now, 'notebook.running', 'The notebook server is ready.')],
         }));
-        if (becameRunning?.status === 'RUNNING') runPostReady(becameRunning);
+        if (becameRunning?.status === 'RUNNING') deps.onRunning?.(id);
         return;
       }
       await clock.sleep(settings.readinessPollMs);
@@ -262,9 +264,6 @@ export function createReconciler(deps: ReconcilerDeps) {
       nb = fresh;
     }
   }
-
-  /** Hook for later steps (activity samplers register here); nothing to do yet. */
-  function runPostReady(_nb: Notebook): void {}
 
   async function work(id: string): Promise<void> {
     for (let steps = 0; steps < 20; steps++) {

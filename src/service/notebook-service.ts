@@ -29,7 +29,7 @@ import {
 import type { NotebookQuery, SortKey, Store } from '../store/store.ts';
 import type { CatalogService } from './catalog-service.ts';
 import { mutateNotebook, type Change } from '../store/mutate.ts';
-import { initialProgress, startProgress } from './progress.ts';
+import { initialProgress, startProgress } from '../domain/progress.ts';
 
 export interface NotebookServiceDeps {
   store: Store;

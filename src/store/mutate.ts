@@ -2,6 +2,7 @@
 // conflict, so concurrent writers never lose an update; only a writer that keeps losing gets
 // ModelArts.6357.
 import { errors } from '../domain/errors.ts';
+import { canTransition } from '../domain/lifecycle.ts';
 import type { Transition } from '../domain/intents.ts';
 import type { Notebook } from '../domain/notebook.ts';
 import { VersionConflict, type Store } from './store.ts';
@@ -25,6 +26,10 @@ export async function mutateNotebook(
     if (!current) return undefined;
     const change = decide(current);
     if (!change) return current;
+    const from = current.status;
+    const to = change.next.status;
+    // The transition table is the only authority: a write that breaks it is a bug, never data.
+    if (from !== to && !canTransition(from, to)) throw errors.internal(`Illegal status transition ${from} → ${to} for ${id}.`);
     try {
       return await store.notebooks.update({ ...change.next, version: current.version }, change.events);
     } catch (e) {

@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { Clock } from '../../src/clock.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { startService, type RunningService } from '../../src/main.ts';
+import type { FakeRuntime } from '../../src/runtime/fake/fake-runtime.ts';
 import type { Runtime } from '../../src/runtime/runtime.ts';
 
 export const PROJECT = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -104,6 +105,9 @@ export async function startTestService(opts: StartTestServiceOptions = {}): Prom
     api: new ApiClient(url),
     async close() {
       await service.close();
+      // Fake instances live in this process (real Jupyter servers outlive notebookd on purpose).
+      const runtime = service.runtime as Partial<FakeRuntime>;
+      if (!opts.runtime && runtime.killAll) await runtime.killAll();
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

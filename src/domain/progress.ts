@@ -1,5 +1,5 @@
 // The four creation steps of action_progress (reference §2.1), reported as they really happen.
-import type { ProgressStatus, ProgressStep } from '../domain/notebook.ts';
+import type { ProgressStatus, ProgressStep } from './notebook.ts';
 
 const DESCRIPTIONS = {
   1: 'Prepare the storage.',
