@@ -2,6 +2,7 @@
 // implementation (local/, fake/, later container/, slurm/, kubernetes/) passes
 // test/contract/runtime.contract.ts. The orchestrator (scheduler/reconciler.ts), not the runtime,
 // owns timeouts and readiness checks; a runtime only does what it is told and reports.
+import type { ChildProcess } from 'node:child_process';
 import type { ImageProgram } from '../domain/catalog.ts';
 import type { HooksSpec, RuntimeTarget } from '../domain/notebook.ts';
 
@@ -42,6 +43,14 @@ export interface Availability {
   message: string;
 }
 
+export interface ExecRequest {
+  /** The program and its arguments; empty means the instance user's login shell. */
+  argv: string[];
+  env?: Record<string, string>;
+  /** Allocate a pseudo-terminal of this size (an interactive shell or `ssh -t`). */
+  pty?: { term: string; cols: number; rows: number };
+}
+
 export interface Runtime {
   readonly kind: string;
   /** Can this runtime run the image's program on this host? Cheap; may be cached. */
@@ -57,6 +66,11 @@ export interface Runtime {
   destroy(instanceId: string): Promise<void>;
   /** Grows the instance's volume; may run while the instance runs. */
   resizeVolume?(instanceId: string, capacityGb: number): Promise<void>;
+  /**
+   * Starts a process inside the instance's environment: its user, working directory (the
+   * volume) and sandbox. The SSH gateway uses it for shells, exec and SFTP.
+   */
+  exec?(handle: RuntimeHandle, req: ExecRequest): Promise<ChildProcess>;
   /** Releases what the runtime itself holds (not the instances: they survive a notebookd restart). */
   close?(): Promise<void>;
 }
