@@ -1,7 +1,7 @@
 // The `notebookd` command. `serve` runs the service; later subcommands talk to it over the SDK.
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config/config.ts';
-import { startService } from '../main.ts';
+import { registerClientCommands, reportCliError } from './client-commands.ts';
 
 const program = new Command('notebookd').description('Self-hosted notebook instances behind the ModelArts notebook API v1');
 
@@ -27,6 +27,8 @@ program
       }
       throw e;
     }
+    // Only `serve` loads the server; the client commands reach it through the SDK.
+    const { startService } = await import('../main.ts');
     const service = await startService(config);
     if (service.bootstrap) {
       const b = service.bootstrap;
@@ -56,4 +58,11 @@ program
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
   });
 
-await program.parseAsync(process.argv);
+registerClientCommands(program);
+program.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = reportCliError(e);
+}
