@@ -17,6 +17,9 @@ if (files.length === 0) {
 }
 const typecheck = spawnSync('npx', ['tsc', '--noEmit'], { stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// The web console (browser code: DOM lib, JSX) has its own tsconfig.
+const typecheckWeb = spawnSync('npx', ['tsc', '--noEmit', '-p', 'web'], { stdio: 'inherit' });
+if (typecheckWeb.status !== 0) process.exit(typecheckWeb.status ?? 1);
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],

@@ -7,7 +7,12 @@ import type { Lease, Notebook, NotebookEvent } from '../domain/notebook.ts';
 export interface PresentContext {
   publicUrl: string;
   image?: Image;
+  /** The SSH gateway, for the SSH endpoint's uri. */
+  sshAddress?: { host: string; port: number };
 }
+
+/** ssh://<instance-id>@<host>:<port>: what `ssh -p <port> <instance-id>@<host>` connects to. */
+export const sshUri = (id: string, a: { host: string; port: number }) => `ssh://${id}@${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 
 export function presentLease(lease: Lease) {
   return {
@@ -66,7 +71,7 @@ export function presentNotebook(nb: Notebook, ctx: PresentContext) {
     endpoints: endpoints.map((e) => ({
       service: e.service,
       dev_service: e.service,
-      uri: e.service === 'NOTEBOOK' ? url : '',
+      uri: e.service === 'NOTEBOOK' ? url : ctx.sshAddress ? sshUri(nb.id, ctx.sshAddress) : '',
       key_pair_names: e.keyPairNames,
       allowed_access_ips: e.allowedAccessIps,
       ssh_keys: e.keyPairNames,

@@ -1,16 +1,21 @@
 // Turns a request's credentials into a Caller: an IAM-style X-Auth-Token, or an AK/SK signature
 // (SDK-HMAC-SHA256) verified against the raw request. Missing or wrong credentials are 401.
+import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import { errors } from '../domain/errors.ts';
 import type { Caller } from '../domain/identity.ts';
 import type { Store } from '../store/store.ts';
 import { parseAuthorization, verifySignature, type SignedRequest } from './aksk-signature.ts';
 import { hashToken } from './secrets.ts';
-import { createSignatureLockout } from './signature-lockout.ts';
+import { createSignatureLockout, type SignatureLockout } from './signature-lockout.ts';
 
 export interface AuthenticatorDeps {
   store: Store;
   clock: Clock;
+  /** Signature failures are logged at debug with the AK and the reason, never the SK or the signature. */
+  log?: Logger;
+  /** Default: 5 failures lock an AK for 5 minutes. */
+  lockout?: SignatureLockout;
 }
 
 const header = (req: SignedRequest, name: string): string | undefined => {
@@ -18,8 +23,7 @@ const header = (req: SignedRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-export function createAuthenticator({ store, clock }: AuthenticatorDeps) {
-  const lockout = createSignatureLockout({});
+export function createAuthenticator({ store, clock, log, lockout = createSignatureLockout({}) }: AuthenticatorDeps) {
 
   async function byToken(token: string): Promise<Caller> {
     const stored = await store.identity.getToken(hashToken(token));
@@ -42,6 +46,7 @@ export function createAuthenticator({ store, clock }: AuthenticatorDeps) {
       verifySignature(req, key.secretKey, now);
     } catch (e) {
       lockout.recordFailure(parsed.accessKey, now);
+      log?.debug({ accessKey: parsed.accessKey, method: req.method, reason: (e as Error).message, locked: lockout.isLocked(parsed.accessKey, now) }, 'AK/SK signature rejected');
       throw e;
     }
     lockout.recordSuccess(parsed.accessKey);

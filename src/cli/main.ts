@@ -1,6 +1,7 @@
 // The `notebookd` command. `serve` runs the service; later subcommands talk to it over the SDK.
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigFlags } from '../config/config.ts';
+import { registerAdminCommands } from './admin.ts';
 import { registerClientCommands, reportCliError } from './client-commands.ts';
 
 const program = new Command('notebookd').description('Self-hosted notebook instances behind the ModelArts notebook API v1');
@@ -13,7 +14,7 @@ program
   .option('--port <port>', 'listen port (env NOTEBOOKD_PORT, default 8080)')
   .option('--data-dir <dir>', 'data directory (env NOTEBOOKD_DATA_DIR, default ./data)')
   .option('--database-url <url>', 'SQLite file path or postgres://... (env NOTEBOOKD_DATABASE_URL)')
-  .addOption(new Option('--runtime <kind>', 'instance runtime (env NOTEBOOKD_RUNTIME, default local)').choices(['local', 'fake']))
+  .addOption(new Option('--runtime <kind>', 'instance runtime (env NOTEBOOKD_RUNTIME, default local)').choices(['local', 'fake', 'slurm', 'kubernetes']))
   .option('--public-url <url>', 'origin users reach notebookd at (env NOTEBOOKD_PUBLIC_URL)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env NOTEBOOKD_LOG_LEVEL)')
   .action(async (flags: ConfigFlags) => {
@@ -27,6 +28,9 @@ program
       }
       throw e;
     }
+    // The web console (web/dist) is rebuilt first when its sources changed since the last build.
+    const { ensureConsoleBundle } = await import('../api/routes/console.ts');
+    await ensureConsoleBundle({ info: (m) => console.error(`notebookd: ${m}`), warn: (m) => console.error(`notebookd: ${m}`) });
     // Only `serve` loads the server; the client commands reach it through the SDK.
     const { startService } = await import('../main.ts');
     const service = await startService(config);
@@ -59,6 +63,7 @@ program
   });
 
 registerClientCommands(program);
+registerAdminCommands(program);
 program.exitOverride();
 
 try {

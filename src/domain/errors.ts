@@ -20,7 +20,11 @@ const err = (code: string, status: HttpStatus) => (message: string) => new Domai
 export const errors = {
   invalidArgument: err('ModelArts.0101', 400),
   parameterError: err('ModelArts.0104', 400),
-  quotaExhausted: (what: string) => new DomainError('ModelArts.0113', `Create Notebook failed. Quota: ${what} is exhausted.`),
+  quotaExhausted: (what: string, operation = 'Create Notebook') =>
+    new DomainError('ModelArts.0113', `${operation} failed. Quota: ${what} is exhausted.`),
+  flavorNotPermitted: (flavor: string) =>
+    new DomainError('ModelArts.6328', `The project has no permission for flavor ${flavor}; ask an administrator.`),
+  loginFailed: () => new DomainError('ModelArts.0201', 'The user name or password is wrong.', 401),
   noAuthHeader: () => new DomainError('ModelArts.0205', 'No authorization request header.', 401),
   tokenInvalid: () => new DomainError('ModelArts.0203', 'The token is invalid or has expired.', 401),
   projectMismatch: () => new DomainError('ModelArts.0210', 'The project id in the request URL does not match the token.', 403),
@@ -37,7 +41,8 @@ export const errors = {
   stopping: () => new DomainError('ModelArts.6308', 'The instance is stopping.'),
   notSortable: (key: string) => new DomainError('ModelArts.6303', `The field does not support sorting: ${key}.`),
   instanceExists: (detail: string) => new DomainError('ModelArts.6301', `The instance already exists: ${detail}`),
-  instanceLimit: () => new DomainError('ModelArts.6302', 'The instance count already reaches the maximum value.'),
+  instanceLimit: (detail = '') =>
+    new DomainError('ModelArts.6302', `The instance count already reaches the maximum value.${detail ? ' ' + detail : ''}`),
   flavorUnsupported: (flavor: string) =>
     new DomainError('ModelArts.6323', `The flavor is not supported, please check it: ${flavor}.`),
   flavorSoldOut: (flavor: string) => new DomainError('ModelArts.6716', `flavor ${flavor} sold out.`),
@@ -78,6 +83,21 @@ export const errors = {
   imageInUse: (image: string) =>
     new DomainError('ModelArts.6357', `The image ${image} is used by notebook instances; pass is_force to delete it anyway.`),
   internal: (detail = 'Internal error.') => new DomainError('ModelArts.0010', detail, 500),
+  // Identity administration (projects, users, credentials): not found, duplicates, still in use.
+  identityNotFound: (kind: string, id: string) => new DomainError('ModelArts.6404', `The ${kind} does not exist: ${id}.`, 404),
+  identityExists: (kind: string, name: string) => new DomainError('ModelArts.6301', `The ${kind} already exists: ${name}.`, 409),
+  identityInUse: (detail: string) => new DomainError('ModelArts.6357', detail, 409),
+  // Key pairs (the KPS API shape) and the access gateway (proxy, SSH).
+  keyPairNotFound: (name: string) => new DomainError('KPS.0404', `The key pair does not exist: ${name}.`, 404),
+  keyPairExists: (name: string) => new DomainError('KPS.0409', `A key pair named ${name} already exists in this project.`, 409),
+  keyPairMissing: (field: string, name: string) =>
+    new DomainError('ModelArts.6336', `'${field}' property value is incorrect. The key pair ${name} does not exist in this project; create or import it with POST /v3/{project_id}/keypairs.`),
+  addressRefused: (address: string, service: string) =>
+    new DomainError('ModelArts.0108', `Access from ${address} is not allowed by the instance's ${service} allowed_access_ips.`, 403),
+  instanceNotReachable: (id: string, status: string) =>
+    new DomainError('ModelArts.6327', `The instance ${id} is ${status}, not RUNNING; start it and open its URL again.`, 409),
+  instanceStarting: (id: string, status: string) =>
+    new DomainError('ModelArts.6306', `The instance ${id} is ${status}; it answers here once it is RUNNING.`, 503),
 };
 
 export const isDomainError = (e: unknown): e is DomainError => e instanceof DomainError;

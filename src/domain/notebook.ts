@@ -55,6 +55,14 @@ export interface Lease {
   lastActivitySource: string | null;
   /** Set once the lease.expiring warning for the current deadline has been issued. */
   warnedFor: number | null;
+  // The flavor policy's terms, kept for the run (taken at create and start). Absent in records
+  // written before they existed: no warning, no cap.
+  /** How long before the stop time the lease.expiring warning is issued (0: none). */
+  warningLeadMs?: number;
+  /** Hard cap on one run's length, or null. */
+  maxRunningMs?: number | null;
+  /** This run's cap: the stop time never passes it. null: no cap. */
+  capAt?: number | null;
 }
 
 export type ProgressStatus = 'WAITING' | 'PROCESSING' | 'FAILED' | 'COMPLETED';

@@ -18,6 +18,14 @@ export interface InstanceSpec {
   memoryMb: number;
   capacityGb: number;
   hooks: HooksSpec | null;
+  /** GPUs of the flavor (cluster runtimes request them); absent means none. */
+  gpus?: number;
+  /** The image's container reference (swr_path), for runtimes that run images. */
+  imageRef?: string;
+  /** The TIMING lease's length (null: auto-stop off), for runtimes with a time limit of their own. */
+  leaseMs?: number | null;
+  /** The instance endpoints' allowed_access_ips, for runtimes that enforce them in the network too. */
+  allowedAccessIps?: string[];
 }
 
 export type PrepareStep = 1 | 2 | 3;
@@ -30,6 +38,8 @@ export type RuntimeHandle = Record<string, unknown>;
 export interface Launched {
   handle: RuntimeHandle;
   target: RuntimeTarget;
+  /** What this run lacks on this host (no sandbox, limits not enforced...), for the instance's events. */
+  notes?: string[];
 }
 
 export type PollResult =
@@ -41,6 +51,8 @@ export interface Availability {
   available: boolean;
   /** Says what is missing and how to install it, when not available. */
   message: string;
+  /** Available, but degraded on this host (e.g. no sandbox): shown as the image's status_message. */
+  warning?: string;
 }
 
 export interface ExecRequest {
@@ -49,6 +61,16 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** Allocate a pseudo-terminal of this size (an interactive shell or `ssh -t`). */
   pty?: { term: string; cols: number; rows: number };
+}
+
+/** One reading of an instance's resource usage. */
+export interface RuntimeSample {
+  /** CPU time used so far by all of the instance's processes (user + system), in seconds; only differences mean anything. */
+  cpuSeconds: number;
+  /** Resident memory of those processes now. */
+  memoryBytes: number;
+  /** How many processes were counted. */
+  processes: number;
 }
 
 export interface Runtime {
@@ -71,6 +93,22 @@ export interface Runtime {
    * volume) and sandbox. The SSH gateway uses it for shells, exec and SFTP.
    */
   exec?(handle: RuntimeHandle, req: ExecRequest): Promise<ChildProcess>;
+  /**
+   * TCP ports the instance's own processes listen on (loopback or wildcard), for the SSH
+   * gateway's port forwarding: it forwards to these and nothing else on the host.
+   */
+  listeningPorts?(handle: RuntimeHandle): Promise<number[]>;
+  /**
+   * Resource usage of the instance's processes now, for activity (CPU above a threshold) and
+   * usage reporting; null when the instance is not running or cannot be measured.
+   */
+  sample?(handle: RuntimeHandle): Promise<RuntimeSample | null>;
+  /**
+   * The lease's stop time changed (null: auto-stop off). Runtimes with a time limit of their own
+   * (a Slurm job's) mirror it as a backstop; notebookd's lease executor still stops the instance
+   * at the exact time. Called by the reconciler's health step; cheap when nothing changed.
+   */
+  leaseChanged?(handle: RuntimeHandle, stopAt: number | null): Promise<void>;
   /** Releases what the runtime itself holds (not the instances: they survive a notebookd restart). */
   close?(): Promise<void>;
 }

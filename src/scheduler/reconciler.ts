@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import { reanchor } from '../domain/lease.ts';
+import { leaseStopAt, reanchor } from '../domain/lease.ts';
 import { notebookEvent as event, type Transition } from '../domain/intents.ts';
 import type { Notebook, ProgressStep } from '../domain/notebook.ts';
 import type { InstanceSpec, Runtime, RuntimeHandle } from '../runtime/runtime.ts';
@@ -32,7 +32,7 @@ export interface ReconcilerDeps {
   /** Called when an instance becomes RUNNING: its lease now has a deadline the executor must see. */
   onRunning?: (notebookId: string) => void;
   /** What the runtime needs besides the record: the image's program and the flavor's size. */
-  describe: (nb: Notebook) => Promise<Pick<InstanceSpec, 'program' | 'vcpus' | 'memoryMb'>>;
+  describe: (nb: Notebook) => Promise<Pick<InstanceSpec, 'program' | 'vcpus' | 'memoryMb'> & Partial<Pick<InstanceSpec, 'gpus' | 'imageRef' | 'leaseMs' | 'allowedAccessIps'>>>;
 }
 
 export const basePathOf = (id: string) => `/nb/${id}/`;
@@ -131,7 +131,9 @@ export function createReconciler(deps: ReconcilerDeps) {
               runtimeTarget: launched.target,
               ...(starting && { actionProgress: withStep(cur.actionProgress, 4, 'PROCESSING') }),
             },
-            events: starting ? [event(id, now, 'runtime.launched', `Notebook server launched by the ${runtime.kind} runtime.`)] : [],
+            events: starting
+              ? [event(id, now, 'runtime.launched', `Notebook server launched by the ${runtime.kind} runtime.${launched.notes?.length ? ` Note: ${launched.notes.join('; ')}.` : ''}`)]
+              : [],
           };
         });
         if (!stored || stored.status === 'DELETED') await bestEffortStop(launched.handle, id);
@@ -216,11 +218,17 @@ export function createReconciler(deps: ReconcilerDeps) {
           return;
         }
         const seen = await runtime.poll(nb.runtimeHandle as RuntimeHandle);
-        if (seen.state === 'running') return;
+        if (seen.state === 'running') {
+          // A runtime with its own time limit (Slurm) follows the lease; a failure only logs.
+          await runtime.leaseChanged?.(nb.runtimeHandle as RuntimeHandle, leaseStopAt(nb.lease)).catch((e: Error) => log.warn({ id, err: e.message }, 'could not mirror the lease onto the runtime'));
+          return;
+        }
         await mutateNotebook(store, id, (cur) => {
           if (cur.status !== 'RUNNING' || JSON.stringify(cur.runtimeHandle) !== JSON.stringify(nb.runtimeHandle)) return null;
           const t = failure(cur, clock.now(), 'ERROR', seen.reason, 'notebook.lost');
-          return { next: { ...t.next, stopReason: 'runtime_lost' }, events: t.events.map((e) => ({ ...e, data: { ...e.data, reason: 'runtime_lost' } })) };
+          // The server exiting by itself is an error; a process notebookd can no longer find is lost.
+          const reason = seen.state === 'exited' ? 'error' : 'runtime_lost';
+          return { next: { ...t.next, stopReason: reason }, events: t.events.map((e) => ({ ...e, data: { ...e.data, reason } })) };
         });
         return;
       }

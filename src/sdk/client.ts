@@ -2,6 +2,7 @@
 // wire types come from the server's own presenters so the two can never drift apart.
 import type { NotebookStatus } from '../domain/lifecycle.ts';
 import type { presentEvent, presentFlavor, presentImage, presentLease, presentNotebook } from '../api/presenters.ts';
+import type { presentKeyPair } from '../api/routes/keypairs.ts';
 import { createTransport, NotebookdError, type Query, type TransportOptions } from './http.ts';
 
 export type Notebook = ReturnType<typeof presentNotebook>;
@@ -9,6 +10,16 @@ export type Lease = ReturnType<typeof presentLease>;
 export type Flavor = ReturnType<typeof presentFlavor>;
 export type Image = ReturnType<typeof presentImage>;
 export type NotebookEvent = ReturnType<typeof presentEvent>;
+/** A key pair (KPS shape); private_key only in the answer that generated it. */
+export type KeyPair = ReturnType<typeof presentKeyPair>;
+
+export interface CreateKeyPairRequest {
+  name: string;
+  /** Import this OpenSSH public key instead of generating a pair. */
+  public_key?: string;
+  /** For generated pairs: ed25519 (default) or rsa. */
+  key_type?: 'ed25519' | 'rsa';
+}
 
 export interface Page<T> {
   current: number;
@@ -142,6 +153,13 @@ export function createClient(opts: ClientOptions) {
       show: (id: string) => request<Image>('GET', `${p}/images/${encodeURIComponent(id)}`),
       register: (body: { swr_path: string; description?: string; program?: string; visibility?: string }) => request<Image>('POST', `${p}/images`, { body }),
       delete: (id: string, force = false) => request<Image>('DELETE', `${p}/images/${encodeURIComponent(id)}`, force ? { body: { is_force: true } } : {}),
+    },
+    keypairs: {
+      list: async () => (await request<{ keypairs: { keypair: KeyPair }[] }>('GET', `/v3/${encodeURIComponent(opts.projectId)}/keypairs`)).keypairs.map((k) => k.keypair),
+      show: async (name: string) => (await request<{ keypair: KeyPair }>('GET', `/v3/${encodeURIComponent(opts.projectId)}/keypairs/${encodeURIComponent(name)}`)).keypair,
+      create: async (body: CreateKeyPairRequest) =>
+        (await request<{ keypair: KeyPair }>('POST', `/v3/${encodeURIComponent(opts.projectId)}/keypairs`, { body: { keypair: { type: 'ssh', ...body } } })).keypair,
+      delete: (name: string) => request<void>('DELETE', `/v3/${encodeURIComponent(opts.projectId)}/keypairs/${encodeURIComponent(name)}`),
     },
     /** Lower-level access for operations added by other modules (identity, key pairs). */
     request,

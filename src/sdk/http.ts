@@ -1,6 +1,7 @@
 // The SDK's transport: one request function that authenticates (X-Auth-Token or AK/SK
 // signature), sends JSON and turns ModelArts-format error bodies into typed errors.
-import { signRequest } from '../auth/request-signer.ts';
+// The signer (node:crypto) is imported only when AK/SK credentials sign a request, so a browser
+// bundle with token credentials never loads it (see src/sdk/browser.ts).
 
 export type Credentials = { token: string } | { accessKey: string; secretKey: string };
 
@@ -50,7 +51,10 @@ export function createTransport(opts: TransportOptions): Transport {
     const body = ro.body === undefined ? undefined : JSON.stringify(ro.body);
     let headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }), ...ro.headers };
     if ('token' in opts.credentials) headers['X-Auth-Token'] = opts.credentials.token;
-    else headers = signRequest({ method, url, headers, ...(body !== undefined && { body }), accessKey: opts.credentials.accessKey, secretKey: opts.credentials.secretKey, now: now() });
+    else {
+      const { signRequest } = await import('../auth/request-signer.ts');
+      headers = signRequest({ method, url, headers, ...(body !== undefined && { body }), accessKey: opts.credentials.accessKey, secretKey: opts.credentials.secretKey, now: now() });
+    }
 
     const res = await doFetch(url, { method, headers, ...(body !== undefined && { body }), signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000) });
     const text = await res.text();

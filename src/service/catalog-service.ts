@@ -39,7 +39,9 @@ export function createCatalogService(deps: CatalogDeps) {
   async function annotate(image: Image): Promise<Image> {
     if (image.status !== 'ACTIVE') return image;
     const availability = await deps.checkImage(image.program);
-    return availability.available ? image : { ...image, statusMessage: availability.message };
+    if (!availability.available) return { ...image, statusMessage: availability.message };
+    // Runnable but degraded here (e.g. no sandbox): said in the status rather than hidden.
+    return availability.warning ? { ...image, statusMessage: availability.warning } : image;
   }
 
   async function findImage(projectId: string, id: string): Promise<Image | undefined> {

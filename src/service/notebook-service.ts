@@ -7,9 +7,9 @@ import type { Flavor } from '../domain/catalog.ts';
 import { errors } from '../domain/errors.ts';
 import { notebookEvent, requestStop } from '../domain/intents.ts';
 import type { Caller } from '../domain/identity.ts';
-import { checkDuration, newLease, prolong, reanchor, type LeasePolicy, type LeaseRequest } from '../domain/lease.ts';
+import { checkDuration, checkProlong, newLease, prolong, reanchor, warningWithdrawn, warningWithdrawnEvent, type LeasePolicy, type LeaseRequest } from '../domain/lease.ts';
 import { fieldRefusal, NOTEBOOK_STATUSES, operationRefusal, type UpdatableField } from '../domain/lifecycle.ts';
-import type { Lease, LeaseType, Notebook, NotebookEvent, StopReason, Tag, VolumeSpec } from '../domain/notebook.ts';
+import type { EndpointSpec, Lease, LeaseType, Notebook, NotebookEvent, StopReason, Tag, VolumeSpec } from '../domain/notebook.ts';
 import {
   EFS_DEFAULT_GB,
   EVS_DEFAULT_GB,
@@ -28,6 +28,7 @@ import {
 } from '../domain/validation.ts';
 import type { NotebookQuery, SortKey, Store } from '../store/store.ts';
 import type { CatalogService } from './catalog-service.ts';
+import type { QuotaEnforcer } from './quota-service.ts';
 import { mutateNotebook, type Change } from '../store/mutate.ts';
 import { initialProgress, startProgress } from '../domain/progress.ts';
 
@@ -36,9 +37,15 @@ export interface NotebookServiceDeps {
   clock: Clock;
   catalog: CatalogService;
   leasePolicy: LeasePolicy;
+  /** The operator's lease policy for one flavor (per-flavor overrides); default: leasePolicy for all. */
+  leasePolicyFor?: (flavorId: string) => LeasePolicy;
   instancesPerUser: number;
   /** Tells the reconciler and lease executor that an instance's intent changed. */
   notify: (notebookId: string) => void;
+  /** Quota checks (service/quota-service.ts); without it nothing but instancesPerUser is limited. */
+  quotas?: QuotaEnforcer;
+  /** Names among `names` that the project has no key pair for (endpoints must name existing key pairs). */
+  keyPairsMissing?: (projectId: string, names: readonly string[]) => Promise<string[]>;
 }
 
 export interface ListParams {
@@ -79,6 +86,8 @@ const queryString = (field: string, raw: unknown): string | undefined => (raw ==
 
 export function createNotebookService(deps: NotebookServiceDeps) {
   const { store, clock, catalog, leasePolicy } = deps;
+  const policyFor = deps.leasePolicyFor ?? (() => leasePolicy);
+  const withProjectLock = <T>(projectId: string, fn: () => Promise<T>): Promise<T> => (deps.quotas ? deps.quotas.withProjectLock(projectId, fn) : fn());
 
   async function load(caller: Caller, projectId: string, id: string, access: 'read' | 'write', operation: string): Promise<Notebook> {
     checkProject(caller, projectId);
@@ -86,6 +95,14 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     if (!nb || nb.status === 'DELETED' || nb.projectId !== projectId) throw errors.notebookNotFound(id);
     authorizeNotebook(caller, nb, access, operation);
     return nb;
+  }
+
+  async function checkKeyPairs(projectId: string, endpoints: EndpointSpec[]): Promise<void> {
+    if (!deps.keyPairsMissing) return;
+    for (const [i, e] of endpoints.entries()) {
+      const [missing] = await deps.keyPairsMissing(projectId, e.keyPairNames);
+      if (missing !== undefined) throw errors.keyPairMissing(`endpoints[${i}].key_pair_names`, missing);
+    }
   }
 
   /** Re-runs `decide` on fresh state until it lands; a vanished or deleted instance is 404. */
@@ -99,10 +116,10 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     return result;
   }
 
-  function parseLeaseRequest(durationRaw: unknown, typeRaw: unknown, allowDisable: boolean, source: 'query' | 'body'): LeaseRequest {
+  function parseLeaseRequest(durationRaw: unknown, typeRaw: unknown, allowDisable: boolean, source: 'query' | 'body', policy = leasePolicy): LeaseRequest {
     const durationMs = source === 'query' ? queryInteger('duration', durationRaw) : durationRaw === undefined ? undefined : expectInteger('duration', durationRaw);
     const type = typeRaw === undefined || typeRaw === '' ? undefined : expectEnum('type', typeRaw, ['TIMING', 'IDLE'] as const);
-    if (durationMs !== undefined) checkDuration(durationMs, leasePolicy, allowDisable);
+    if (durationMs !== undefined) checkDuration(durationMs, policy, allowDisable);
     return { ...(durationMs !== undefined && { durationMs }), ...(type && { type }) };
   }
 
@@ -144,6 +161,7 @@ export function createNotebookService(deps: NotebookServiceDeps) {
       const volume = volumeFrom(body.volume, flavor);
       const description = body.description === undefined ? '' : validateDescription(body.description);
       const endpoints = body.endpoints === undefined || body.endpoints === null ? [] : validateEndpoints(body.endpoints);
+      await checkKeyPairs(projectId, endpoints);
       const hooks = body.hooks === undefined ? null : validateHooks(body.hooks);
       const workspaceId = body.workspace_id === undefined ? '0' : expectString('workspace_id', body.workspace_id);
       if (!WORKSPACE_RE.test(workspaceId)) throw errors.incorrectValue('workspace_id', 'Expected "0" or 32 characters of [0-9a-z].');
@@ -158,10 +176,10 @@ export function createNotebookService(deps: NotebookServiceDeps) {
       // `duration` at the top level wins over `lease` and forces TIMING (reference §1.1).
       let leaseRequest: LeaseRequest;
       if (body.duration !== undefined) {
-        leaseRequest = { ...parseLeaseRequest(body.duration, undefined, true, 'body'), type: 'TIMING' };
+        leaseRequest = { ...parseLeaseRequest(body.duration, undefined, true, 'body', policyFor(flavor.id)), type: 'TIMING' };
       } else if (body.lease !== undefined && body.lease !== null) {
         const lease = expectObject('lease', body.lease);
-        leaseRequest = parseLeaseRequest(lease.duration, lease.type, true, 'body');
+        leaseRequest = parseLeaseRequest(lease.duration, lease.type, true, 'body', policyFor(flavor.id));
       } else {
         leaseRequest = {};
       }
@@ -169,49 +187,53 @@ export function createNotebookService(deps: NotebookServiceDeps) {
       if (image.devServices.length > 0 && !image.devServices.includes('NOTEBOOK') && !endpoints.some((e) => e.service === 'SSH')) {
         throw errors.sshConfigMissing(image.id);
       }
-      const owned = await store.notebooks.countByOwner(projectId, caller.user.id);
-      if (owned >= deps.instancesPerUser) throw errors.instanceLimit();
-      if (feature === 'DEFAULT' && (await store.notebooks.countByOwner(projectId, caller.user.id, 'DEFAULT')) > 0) {
-        throw errors.instanceExists('each user may have one free (DEFAULT) instance.');
-      }
+      // Counting and inserting under the project's lock: concurrent creates cannot both take the last unit of a quota.
+      return withProjectLock(projectId, async () => {
+        const owned = await store.notebooks.countByOwner(projectId, caller.user.id);
+        if (owned >= deps.instancesPerUser) throw errors.instanceLimit();
+        if (feature === 'DEFAULT' && (await store.notebooks.countByOwner(projectId, caller.user.id, 'DEFAULT')) > 0) {
+          throw errors.instanceLimit('Each user may have one free (DEFAULT) instance.');
+        }
+        await deps.quotas?.checkCreate(projectId, caller.user.id, flavor.id, volume.capacityGb);
 
-      const now = clock.now();
-      const id = randomUUID();
-      const nb: Notebook = {
-        id,
-        projectId,
-        owner: { id: caller.user.id, name: caller.user.name, domainId: caller.user.domainId, domainName: caller.user.domainName },
-        name,
-        description,
-        feature,
-        flavorId: flavor.id,
-        imageId: image.id,
-        workspaceId,
-        poolId: null,
-        volume,
-        endpoints,
-        hooks,
-        tags: [],
-        desired: 'running',
-        status: 'CREATING',
-        operation: 'create',
-        statusChangedAt: now,
-        failReason: null,
-        stopReason: null,
-        actionProgress: initialProgress(),
-        token: newInstanceToken(),
-        lease: newLease(now, leaseRequest, leasePolicy),
-        runtimeHandle: null,
-        runtimeTarget: null,
-        createAt: now,
-        updateAt: now,
-        version: 1,
-      };
-      const stored = await store.notebooks.insert(nb, [
-        event(id, now, 'notebook.created', `Created by ${caller.user.name} with flavor ${flavor.id} and image ${image.name}:${image.tag}.`),
-      ]);
-      deps.notify(id);
-      return stored;
+        const now = clock.now();
+        const id = randomUUID();
+        const nb: Notebook = {
+          id,
+          projectId,
+          owner: { id: caller.user.id, name: caller.user.name, domainId: caller.user.domainId, domainName: caller.user.domainName },
+          name,
+          description,
+          feature,
+          flavorId: flavor.id,
+          imageId: image.id,
+          workspaceId,
+          poolId: null,
+          volume,
+          endpoints,
+          hooks,
+          tags: [],
+          desired: 'running',
+          status: 'CREATING',
+          operation: 'create',
+          statusChangedAt: now,
+          failReason: null,
+          stopReason: null,
+          actionProgress: initialProgress(),
+          token: newInstanceToken(),
+          lease: newLease(now, leaseRequest, policyFor(flavor.id)),
+          runtimeHandle: null,
+          runtimeTarget: null,
+          createAt: now,
+          updateAt: now,
+          version: 1,
+        };
+        const stored = await store.notebooks.insert(nb, [
+          event(id, now, 'notebook.created', `Created by ${caller.user.name} with flavor ${flavor.id} and image ${image.name}:${image.tag}.`),
+        ]);
+        deps.notify(id);
+        return stored;
+      });
     },
 
     async show(caller: Caller, projectId: string, id: string): Promise<Notebook> {
@@ -271,11 +293,12 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     },
 
     async update(caller: Caller, projectId: string, id: string, body: Record<string, unknown>): Promise<Notebook> {
-      await load(caller, projectId, id, 'write', 'UpdateNotebook');
+      const loaded = await load(caller, projectId, id, 'write', 'UpdateNotebook');
       // Validate every field before anything is written: a rejected request changes nothing.
       const name = body.name === undefined ? undefined : validateName(body.name);
       const description = body.description === undefined ? undefined : validateDescription(body.description);
       const endpoints = body.endpoints === undefined ? undefined : validateEndpoints(body.endpoints ?? []);
+      if (endpoints) await checkKeyPairs(projectId, endpoints);
       const hooks = body.hooks === undefined ? undefined : validateHooks(body.hooks);
       const flavorId = body.flavor === undefined ? undefined : expectString('flavor', body.flavor);
       const imageId = body.image_id === undefined ? undefined : expectString('image_id', body.image_id);
@@ -286,6 +309,8 @@ export function createNotebookService(deps: NotebookServiceDeps) {
         }
       }
       const image = imageId === undefined ? undefined : await catalog.usableImage(projectId, imageId);
+      if (flavorId !== undefined && flavorId !== loaded.flavorId) await deps.quotas?.checkFlavor(projectId, flavorId);
+      if (newSizeGb !== undefined) await deps.quotas?.checkGrow(loaded, newSizeGb);
 
       return change(id, (nb) => {
         const refusal = operationRefusal('update', nb.status);
@@ -338,30 +363,34 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     },
 
     async start(caller: Caller, projectId: string, id: string, query: Record<string, unknown>): Promise<Notebook> {
-      await load(caller, projectId, id, 'write', 'StartNotebook');
-      const leaseRequest = parseLeaseRequest(query.duration, query.type, true, 'query');
-      return change(id, (nb) => {
-        const refusal = operationRefusal('start', nb.status);
-        if (refusal) throw refusal;
-        const now = clock.now();
-        // A failed create never got its storage ready: prepare it again with visible progress.
-        const recreate = nb.status === 'CREATE_FAILED';
-        return {
-          next: {
-            ...nb,
-            desired: 'running',
-            status: recreate ? 'CREATING' : 'STARTING',
-            operation: recreate ? 'create' : 'start',
-            statusChangedAt: now,
-            failReason: null,
-            stopReason: null,
-            actionProgress: recreate ? initialProgress() : startProgress(),
-            token: newInstanceToken(),
-            lease: reanchor(nb.lease, now, leaseRequest),
-            updateAt: now,
-          },
-          events: [event(id, now, 'notebook.starting', `Start requested by ${caller.user.name}.`, { from: nb.status })],
-        };
+      const loaded = await load(caller, projectId, id, 'write', 'StartNotebook');
+      const leaseRequest = parseLeaseRequest(query.duration, query.type, true, 'query', policyFor(loaded.flavorId));
+      // Under the project's lock, like create: the running-instance and compute quotas are checked and taken together.
+      return withProjectLock(projectId, async () => {
+        await deps.quotas?.checkStart((await store.notebooks.get(id)) ?? loaded);
+        return change(id, (nb) => {
+          const refusal = operationRefusal('start', nb.status);
+          if (refusal) throw refusal;
+          const now = clock.now();
+          // A failed create never got its storage ready: prepare it again with visible progress.
+          const recreate = nb.status === 'CREATE_FAILED';
+          return {
+            next: {
+              ...nb,
+              desired: 'running',
+              status: recreate ? 'CREATING' : 'STARTING',
+              operation: recreate ? 'create' : 'start',
+              statusChangedAt: now,
+              failReason: null,
+              stopReason: null,
+              actionProgress: recreate ? initialProgress() : startProgress(),
+              token: newInstanceToken(),
+              lease: reanchor(nb.lease, now, leaseRequest, policyFor(nb.flavorId)),
+              updateAt: now,
+            },
+            events: [event(id, now, 'notebook.starting', `Start requested by ${caller.user.name}.`, { from: nb.status })],
+          };
+        });
       });
     },
 
@@ -396,28 +425,30 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     },
 
     async renewLease(caller: Caller, projectId: string, id: string, query: Record<string, unknown>, body: unknown): Promise<Lease> {
-      await load(caller, projectId, id, 'write', 'RenewLease');
+      const loaded = await load(caller, projectId, id, 'write', 'RenewLease');
+      const policy = policyFor(loaded.flavorId);
       let durationMs: number;
       let type: LeaseType;
       // The query's duration wins over the body and forces TIMING (seed RenewLease).
       if (query.duration !== undefined && query.duration !== '') {
-        durationMs = parseLeaseRequest(query.duration, undefined, false, 'query').durationMs!;
+        durationMs = parseLeaseRequest(query.duration, undefined, false, 'query', policy).durationMs!;
         type = 'TIMING';
       } else {
         const b = body === undefined || body === null ? {} : expectObject('body', body);
-        const req = parseLeaseRequest(b.duration, b.type, false, 'body');
-        durationMs = req.durationMs ?? leasePolicy.defaultMs;
+        const req = parseLeaseRequest(b.duration, b.type, false, 'body', policy);
+        durationMs = req.durationMs ?? policy.defaultMs;
         type = req.type ?? 'TIMING';
       }
       const updated = await change(id, (nb) => {
         const refusal = operationRefusal('renewLease', nb.status);
         if (refusal) throw refusal;
         const now = clock.now();
+        checkProlong(nb.lease, now, durationMs, type, policy);
         const lease = prolong(nb.lease, now, durationMs, type);
-        return {
-          next: { ...nb, lease, updateAt: now },
-          events: [event(id, now, 'lease.renewed', `Lease renewed by ${caller.user.name}: ${type} ${durationMs} ms.`, { type, durationMs, stopAt: lease.createAt + lease.durationMs })],
-        };
+        const events = [event(id, now, 'lease.renewed', `Lease renewed by ${caller.user.name}: ${type} ${durationMs} ms.`, { type, durationMs, stopAt: lease.createAt + lease.durationMs })];
+        // Subscribers that were told "stops at T" learn that T no longer holds.
+        if (warningWithdrawn(nb.lease, lease)) events.push(warningWithdrawnEvent(nb, now, lease, `lease renewed by ${caller.user.name}`));
+        return { next: { ...nb, lease, updateAt: now }, events };
       });
       return updated.lease;
     },

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, readlink, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,20 +32,29 @@ async function removeDataDir(dataDir: string): Promise<void> {
   await rm(dataDir, { recursive: true, force: true });
 }
 
-runRuntimeContract('local', async () => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'notebookd-local-contract-'));
-  return {
-    runtime: createLocalRuntime({ dataDir }),
-    reopen: async () => createLocalRuntime({ dataDir }),
-    cleanup: () => removeDataDir(dataDir),
-    programs: ['notebook', 'jupyter_server'],
-    forgeStaleHandle: (real) => ({ ...real, startTime: (real as unknown as LocalHandle).startTime + 1 }),
-    crash: async (launched) => {
-      process.kill((launched.handle as unknown as LocalHandle).pid, 'SIGKILL');
-    },
-    storageExists: async (id) => (await exists(join(dataDir, 'volumes', id))) || (await exists(join(dataDir, 'instances', id))),
-  };
-});
+/** What the local runtime does where the host lacks a sandbox, loop mounts and cgroups. */
+const HOST_MODE = { sandbox: 'off', storage: 'directory', limits: 'off' } as const;
+
+for (const [name, options] of [
+  ['local (sandboxed, limited, image volumes)', {}],
+  ['local (no sandbox, directory volumes)', HOST_MODE],
+] as const) {
+  runRuntimeContract(name, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'notebookd-local-contract-'));
+    return {
+      runtime: createLocalRuntime({ dataDir, ...options }),
+      reopen: async () => createLocalRuntime({ dataDir, ...options }),
+      cleanup: () => removeDataDir(dataDir),
+      programs: ['notebook', 'jupyter_server'],
+      forgeStaleHandle: (real) => ({ ...real, startTime: (real as unknown as LocalHandle).startTime + 1 }),
+      crash: async (launched) => {
+        process.kill((launched.handle as unknown as LocalHandle).pid, 'SIGKILL');
+      },
+      storageExists: async (id) =>
+        (await exists(join(dataDir, 'volumes', id))) || (await exists(join(dataDir, 'volumes', `${id}.img`))) || (await exists(join(dataDir, 'instances', id))),
+    };
+  });
+}
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -78,6 +87,8 @@ const alive = async (pid: number) => {
 describe('local runtime', () => {
   let dataDir: string;
   let runtime: Runtime;
+  /** The same data directory without a sandbox, loop mounts or cgroups. */
+  let hostRuntime: Runtime;
   const handles: RuntimeHandle[] = [];
   /** Processes a test started itself; killed in after() only if still the same process. */
   const strays: ProcessIdentity[] = [];
@@ -98,9 +109,9 @@ describe('local runtime', () => {
       ...overrides,
     };
   };
-  const launch = async (s: InstanceSpec) => {
-    await runtime.prepare(s, () => {});
-    const launched = await runtime.start(s);
+  const launch = async (s: InstanceSpec, on: Runtime = runtime) => {
+    await on.prepare(s, () => {});
+    const launched = await on.start(s);
     handles.push(launched.handle);
     return launched;
   };
@@ -108,6 +119,7 @@ describe('local runtime', () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'notebookd-local-'));
     runtime = createLocalRuntime({ dataDir });
+    hostRuntime = createLocalRuntime({ dataDir, ...HOST_MODE });
   });
 
   after(async () => {
@@ -116,13 +128,13 @@ describe('local runtime', () => {
     await removeDataDir(dataDir);
   });
 
-  it('lays the instance out as volumes/<id> and instances/<id>, and runs the server detached in the volume', async () => {
+  it('without a sandbox: lays the instance out as volumes/<id> and instances/<id>, and runs the server detached in the volume', async () => {
     const previous = process.env.NOTEBOOKD_TEST_SECRET;
     process.env.NOTEBOOKD_TEST_SECRET = 'must-not-leak';
     const s = spec();
     let launched: Launched;
     try {
-      launched = await launch(s);
+      launched = await launch(s, hostRuntime);
     } finally {
       if (previous === undefined) delete process.env.NOTEBOOKD_TEST_SECRET;
       else process.env.NOTEBOOKD_TEST_SECRET = previous;
@@ -130,7 +142,7 @@ describe('local runtime', () => {
     const handle = launched.handle as unknown as LocalHandle;
     const volume = join(dataDir, 'volumes', s.instanceId);
     const instance = join(dataDir, 'instances', s.instanceId);
-    assert.deepEqual(Object.keys(handle).sort(), ['bootId', 'instanceId', 'kind', 'pid', 'port', 'program', 'startTime', 'v']);
+    assert.deepEqual(Object.keys(handle).sort(), ['bootId', 'instanceId', 'kind', 'memoryMb', 'pid', 'port', 'program', 'startTime', 'v']);
     assert.equal(launched.target.origin, `http://127.0.0.1:${handle.port}`);
     await ready(launched);
 
@@ -150,14 +162,69 @@ describe('local runtime', () => {
     assert.equal((await stat(join(instance, 'token'))).mode & 0o777, 0o600);
     assert.ok(await exists(join(instance, 'jupyter.log')));
 
-    await runtime.stop(launched.handle, 5_000);
+    await hostRuntime.stop(launched.handle, 5_000);
     assert.equal(await alive(handle.pid), false);
   });
 
-  for (const graceMs of [5_000, 0]) {
-    it(`kernels start in the volume, and stop (grace ${graceMs} ms) leaves no kernel behind`, async () => {
+  it('in a sandbox: the server is the only child of the sandbox init, runs as the instance user in /home/ma-user/work, and holds no secret', async () => {
+    const previous = process.env.NOTEBOOKD_TEST_SECRET;
+    process.env.NOTEBOOKD_TEST_SECRET = 'must-not-leak';
+    const s = spec();
+    let launched: Launched;
+    try {
+      launched = await launch(s);
+    } finally {
+      if (previous === undefined) delete process.env.NOTEBOOKD_TEST_SECRET;
+      else process.env.NOTEBOOKD_TEST_SECRET = previous;
+    }
+    const handle = launched.handle as unknown as LocalHandle;
+    assert.deepEqual(Object.keys(handle).sort(), ['bootId', 'cgroup', 'instanceId', 'kind', 'memoryMb', 'pid', 'port', 'program', 'sandboxed', 'startTime', 'v']);
+    assert.equal(handle.sandboxed, true, 'bubblewrap is installed here: instances are sandboxed');
+    await ready(launched);
+
+    const init = await readProcStat(handle.pid);
+    assert.equal(init?.startTime, handle.startTime);
+    const [server] = await waitFor('the server under the sandbox init', 5_000, async () => {
+      const found = [];
+      for (const d of await descendants(handle.pid)) if ((await readProcStat(d.pid))?.ppid === handle.pid) found.push(d);
+      return found.length ? found : null;
+    });
+    const status = await readFile(`/proc/${server!.pid}/status`, 'utf8');
+    assert.match(status, /^NSpid:\s+\d+\s+2$/m, 'the server is pid 2 in its own PID namespace');
+    const hostUid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+    const recorded = JSON.parse(await readFile(join(dataDir, 'instances', s.instanceId, 'sandbox.json'), 'utf8')) as { uid: number };
+    assert.equal(hostUid, recorded.uid, 'the instance runs as its own host uid');
+    assert.ok(hostUid >= 900_000, 'an unprivileged host uid');
+    assert.equal(await readlink(`/proc/${server!.pid}/cwd`), '/home/ma-user/work');
+    const argv = (await readFile(`/proc/${server!.pid}/cmdline`, 'utf8')).split('\0');
+    assert.ok(argv.includes('--ServerApp.root_dir=/home/ma-user/work'), argv.join(' '));
+    assert.ok(!argv.some((a) => a.includes(s.jupyterToken)), 'the token is not on the command line');
+    const env = (await readFile(`/proc/${server!.pid}/environ`, 'utf8')).split('\0');
+    assert.ok(!env.some((e) => e.includes(s.jupyterToken)), 'the token is not in the environment');
+    assert.ok(!env.some((e) => e.startsWith('NOTEBOOKD_TEST_SECRET=')), "notebookd's environment does not leak");
+    assert.ok(env.includes('HOME=/home/ma-user'));
+    assert.ok(env.includes('USER=ma-user'));
+    assert.ok(env.includes('JUPYTER_TOKEN_FILE=/run/notebookd/token'));
+    // The volume is an XFS image of the asked capacity, mounted while the instance runs.
+    const volume = join(dataDir, 'volumes', s.instanceId);
+    assert.equal((await stat(`${volume}.img`)).size, 5 * 1024 ** 3);
+    assert.ok((await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${volume} `), 'mounted');
+
+    await runtime.stop(launched.handle, 5_000);
+    assert.equal(await alive(handle.pid), false);
+    assert.equal(await alive(server!.pid), false);
+    assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${volume} `), 'unmounted once stopped');
+  });
+
+  for (const [graceMs, sandboxed] of [
+    [5_000, true],
+    [0, true],
+    [0, false],
+  ] as const) {
+    it(`kernels start in the volume, and stop (grace ${graceMs} ms) leaves no kernel behind (${sandboxed ? 'sandboxed' : 'no sandbox'})`, async () => {
       const s = spec({ program: graceMs ? 'notebook' : 'jupyter_server' });
-      const launched = await launch(s);
+      const on = sandboxed ? runtime : hostRuntime;
+      const launched = await launch(s, on);
       await ready(launched);
       const { origin, basePath, jupyterToken } = launched.target;
       // No "path": the kernel gets the server's cwd, which must be the volume.
@@ -177,8 +244,8 @@ describe('local runtime', () => {
         return null;
       });
       strays.push(kernel);
-      assert.equal(await readlink(`/proc/${kernel.pid}/cwd`), join(dataDir, 'volumes', s.instanceId));
-      await runtime.stop(launched.handle, graceMs);
+      assert.equal(await readlink(`/proc/${kernel.pid}/cwd`), sandboxed ? '/home/ma-user/work' : join(dataDir, 'volumes', s.instanceId));
+      await on.stop(launched.handle, graceMs);
       await waitFor('the kernel to end', 10_000, async () => !(await alive(kernel.pid)));
     });
   }
@@ -301,14 +368,31 @@ describe('local runtime', () => {
     assert.equal(await exists(join(dataDir, 'instances', s.instanceId, 'server.json')), false);
   });
 
-  it('a SCRIPT pre_start hook runs the file at its absolute path, in the volume', async () => {
+  it('without a sandbox, a SCRIPT pre_start hook runs the file at its host path, in the volume', async () => {
     const script = join(dataDir, 'pre-start.sh');
     await writeFile(script, '#!/bin/sh\npwd > where.txt\n', { mode: 0o755 });
     const s = spec({ hooks: { preStart: { type: 'SCRIPT', mode: 'BLOCK', script } } });
-    const launched = await launch(s);
+    const launched = await launch(s, hostRuntime);
     const volume = join(dataDir, 'volumes', s.instanceId);
     assert.equal((await readFile(join(volume, 'where.txt'), 'utf8')).trim(), volume);
+    await hostRuntime.stop(launched.handle, 5_000);
+  });
+
+  it('in a sandbox, a SCRIPT path is resolved inside it: /home/ma-user/work/... runs, a host path does not exist', async () => {
+    const s = spec({ hooks: { preStart: { type: 'SCRIPT', mode: 'BLOCK', script: '/home/ma-user/work/setup.sh' } } });
+    await runtime.prepare(s, () => {});
+    const volume = join(dataDir, 'volumes', s.instanceId);
+    await writeFile(join(volume, 'setup.sh'), 'pwd > where.txt\nid -un >> where.txt\n'); // not executable: run by /bin/sh
+    const launched = await runtime.start(s);
+    handles.push(launched.handle);
+    assert.equal(await readFile(join(volume, 'where.txt'), 'utf8'), '/home/ma-user/work\nma-user\n');
     await runtime.stop(launched.handle, 5_000);
+
+    const hostPath = join(dataDir, 'pre-start-on-host.sh');
+    await writeFile(hostPath, '#!/bin/sh\ntouch escaped\n', { mode: 0o755 });
+    const outside = spec({ hooks: { preStart: { type: 'SCRIPT', mode: 'BLOCK', script: hostPath } } });
+    await runtime.prepare(outside, () => {});
+    await assert.rejects(() => runtime.start(outside), new RegExp(`exit code 127; last output:\\nhook script ${hostPath} does not exist`));
   });
 
   it('an ASYNC pre_start hook runs in the background, and stop ends it with the server', async () => {
@@ -345,17 +429,38 @@ describe('local runtime', () => {
     assert.deepEqual(seen, ['1:PROCESSING', '1:COMPLETED', '2:PROCESSING']);
   });
 
-  it('resizeVolume records a larger capacity and refuses to shrink', async () => {
+  it('resizeVolume grows the volume image and its filesystem, and refuses to shrink', async () => {
     const s = spec();
     await runtime.prepare(s, () => {});
+    const volume = join(dataDir, 'volumes', s.instanceId);
     const volumeFile = join(dataDir, 'instances', s.instanceId, 'volume.json');
-    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 5 });
+    const fsBytes = async () => {
+      const fs = await statfs(volume);
+      return fs.blocks * fs.bsize;
+    };
+    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 5, kind: 'image' });
+    assert.ok((await fsBytes()) > 4.9 * 1024 ** 3 && (await fsBytes()) <= 5 * 1024 ** 3, `a 5 GB filesystem, got ${await fsBytes()}`);
     await runtime.resizeVolume!(s.instanceId, 20);
-    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 20 });
+    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 20, kind: 'image' });
+    assert.equal((await stat(`${volume}.img`)).size, 20 * 1024 ** 3);
+    assert.ok((await fsBytes()) > 19.9 * 1024 ** 3, `grown to 20 GB, got ${await fsBytes()}`);
     await assert.rejects(() => runtime.resizeVolume!(s.instanceId, 10), /cannot shrink/);
     await runtime.prepare(s, () => {}); // a repeated prepare with the old size keeps the larger volume
-    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 20 });
+    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 20, kind: 'image' });
     await assert.rejects(() => runtime.resizeVolume!('lt-nowhere', 10), /does not exist/);
+    await runtime.destroy(s.instanceId);
+    assert.equal(await exists(`${volume}.img`), false, 'destroy removes the image');
+  });
+
+  it('without loop mounts, a volume is a directory whose capacity is recorded, and growing it refuses to shrink', async () => {
+    const s = spec();
+    await hostRuntime.prepare(s, () => {});
+    const volumeFile = join(dataDir, 'instances', s.instanceId, 'volume.json');
+    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 5, kind: 'directory' });
+    await hostRuntime.resizeVolume!(s.instanceId, 20);
+    assert.deepEqual(JSON.parse(await readFile(volumeFile, 'utf8')), { capacityGb: 20, kind: 'directory' });
+    await assert.rejects(() => hostRuntime.resizeVolume!(s.instanceId, 10), /cannot shrink/);
+    await hostRuntime.destroy(s.instanceId);
   });
 
   it('refuses instance ids that could escape the data directory', async () => {

@@ -67,6 +67,7 @@ function childEnv(): NodeJS.ProcessEnv {
     NOTEBOOKD_BOOTSTRAP_TOKEN: TOKEN,
     NOTEBOOKD_BOOTSTRAP_AK: AK,
     NOTEBOOKD_BOOTSTRAP_SK: SK,
+    NOTEBOOKD_SSH_PORT: '0', // several notebookd processes run side by side
   };
 }
 

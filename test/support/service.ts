@@ -3,8 +3,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { Clock } from '../../src/clock.ts';
+import type { ActivitySink } from '../../src/domain/activity.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { startService, type RunningService } from '../../src/main.ts';
 import type { FakeRuntime } from '../../src/runtime/fake/fake-runtime.ts';
@@ -72,12 +73,18 @@ export interface StartTestServiceOptions {
   dataDir?: string;
   databaseUrl?: string;
   overrides?: Record<string, unknown>;
+  /** Where the proxy and the SSH gateway report activity. */
+  activity?: ActivitySink;
+  /** Default: silent. */
+  log?: Logger;
+  /** A fixed port (default: any free one), so that instance URLs ({publicUrl}/nb/...) point here. */
+  port?: number;
 }
 
 export async function startTestService(opts: StartTestServiceOptions = {}): Promise<TestService> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'notebookd-test-')));
   const config = loadConfig(
-    { port: 0, dataDir, runtime: 'fake', ...(opts.databaseUrl && { databaseUrl: opts.databaseUrl }) },
+    { port: opts.port ?? 0, dataDir, runtime: 'fake', ...(opts.databaseUrl && { databaseUrl: opts.databaseUrl }) },
     {
       NOTEBOOKD_BOOTSTRAP_PROJECT_ID: PROJECT,
       NOTEBOOKD_BOOTSTRAP_TOKEN: TOKEN,
@@ -88,13 +95,16 @@ export async function startTestService(opts: StartTestServiceOptions = {}): Prom
       logLevel: 'silent',
       reconcile: { healthIntervalMs: 100, readinessPollMs: 20, concurrency: 8 },
       timeouts: { createMs: 20_000, startMs: 20_000, stopGraceMs: 2_000, stopMs: 10_000, deleteMs: 20_000 },
+      // The SSH gateway on a free port: test services run side by side.
+      ssh: { enabled: true, host: '', port: 0, publicHost: '' },
       ...opts.overrides,
     },
   );
   const service = await startService(config, {
-    log: pino({ level: 'silent' }),
+    log: opts.log ?? pino({ level: 'silent' }),
     ...(opts.runtime && { runtime: opts.runtime }),
     ...(opts.clock && { clock: opts.clock }),
+    ...(opts.activity && { activity: opts.activity }),
   });
   const url = service.url;
   return {

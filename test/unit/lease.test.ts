@@ -4,17 +4,27 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkDuration,
+  checkProlong,
   DEFAULT_LEASE_POLICY,
   dueAt,
   HOUR_MS,
+  humanMs,
+  leaseAction,
   leaseStopAt,
   newLease,
+  policyForFlavor,
+  policyProblem,
   prolong,
   reanchor,
   recordActivity,
   remainingMs,
+  warnAt,
+  warnExpiry,
+  warningWithdrawn,
+  warningWithdrawnEvent,
   type LeasePolicy,
 } from '../../src/domain/lease.ts';
+import { makeNotebook } from '../support/notebook-fixture.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { NOTEBOOK_STATUSES } from '../../src/domain/lifecycle.ts';
 import type { Lease } from '../../src/domain/notebook.ts';
@@ -78,6 +88,10 @@ describe('newLease', () => {
         lastActivityAt: null,
         lastActivitySource: null,
         warnedFor: null,
+        // The policy's terms the lease keeps (a cap starts with the first run, not at creation).
+        warningLeadMs: POLICY.warningLeadMs,
+        maxRunningMs: null,
+        capAt: null,
         ...c.expected,
       });
       assert.equal(leaseStopAt(lease), c.stopAt);
@@ -423,7 +437,7 @@ describe('checkDuration', () => {
 });
 
 describe('dueAt: only a RUNNING instance with auto-stop enabled is due', () => {
-  const enabled = newLease(CREATED, {}, POLICY);
+  const enabled = newLease(CREATED, {}, { ...POLICY, warningLeadMs: 0 });
   const disabled = newLease(CREATED, { durationMs: -1 }, POLICY);
   for (const status of NOTEBOOK_STATUSES) {
     const expected = status === 'RUNNING' ? ONE_HOUR_LATER : null;
@@ -448,4 +462,275 @@ describe('remainingMs', () => {
       assert.equal(remainingMs(c.lease ?? lease, c.now), c.expected);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Warnings, hard caps and per-flavor policy.
+
+const FIFTY_MINUTES_LATER = CREATED + 50 * MINUTE_MS;
+const FOUR_HOURS_LATER = CREATED + 4 * HOUR_MS;
+const EIGHT_HOURS_LATER = CREATED + 8 * HOUR_MS;
+/** Ten-minute warning, eight-hour cap on one run. */
+const CAPPED: LeasePolicy = { ...POLICY, warningLeadMs: 10 * MINUTE_MS, maxRunningMs: 8 * HOUR_MS };
+
+describe('the lease.expiring warning: once per deadline, at the lead time', () => {
+  const lease = () => newLease(CREATED, {}, POLICY); // 1 h TIMING, stops at ONE_HOUR_LATER, 10 min lead
+
+  const cases: { name: string; given: () => Lease; expectedWarnAt: number | null; expectedDueAt: number | null }[] = [
+    { name: 'a fresh 1 h lease is warned 10 min before its stop time', given: lease, expectedWarnAt: FIFTY_MINUTES_LATER, expectedDueAt: FIFTY_MINUTES_LATER },
+    {
+      name: 'once warned for that deadline, the executor is next due at the stop time',
+      given: () => ({ ...lease(), warnedFor: ONE_HOUR_LATER }),
+      expectedWarnAt: null,
+      expectedDueAt: ONE_HOUR_LATER,
+    },
+    {
+      name: 'a warning for an older deadline does not count for the new one',
+      given: () => ({ ...prolong(lease(), HALF_AN_HOUR_LATER, HOUR_MS, 'TIMING'), warnedFor: ONE_HOUR_LATER }),
+      expectedWarnAt: HALF_AN_HOUR_LATER + 50 * MINUTE_MS,
+      expectedDueAt: HALF_AN_HOUR_LATER + 50 * MINUTE_MS,
+    },
+    { name: 'no lead configured: no warning', given: () => newLease(CREATED, {}, { ...POLICY, warningLeadMs: 0 }), expectedWarnAt: null, expectedDueAt: ONE_HOUR_LATER },
+    {
+      name: 'a lease no longer than the lead gets no warning (it would fire at once)',
+      given: () => newLease(CREATED, { durationMs: 10 * MINUTE_MS }, { ...POLICY, minMs: MINUTE_MS }),
+      expectedWarnAt: null,
+      expectedDueAt: TEN_MINUTES_LATER,
+    },
+    { name: 'auto-stop disabled: nothing is due', given: () => newLease(CREATED, { durationMs: -1 }, POLICY), expectedWarnAt: null, expectedDueAt: null },
+    {
+      name: 'a record written before leases kept their terms (no warningLeadMs): no warning',
+      given: () => {
+        const { warningLeadMs: _lead, maxRunningMs: _max, capAt: _cap, ...old } = lease();
+        return old;
+      },
+      expectedWarnAt: null,
+      expectedDueAt: ONE_HOUR_LATER,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const given = c.given();
+      assert.equal(warnAt(given), c.expectedWarnAt);
+      assert.equal(dueAt({ status: 'RUNNING', lease: given }), c.expectedDueAt);
+    });
+  }
+
+  it('IDLE: activity moves the warning with the stop time', () => {
+    const idle = newLease(CREATED, { type: 'IDLE' }, POLICY);
+    const active = recordActivity(idle, HALF_AN_HOUR_LATER, 'kernel');
+    assert.equal(warnAt(active), HALF_AN_HOUR_LATER + 50 * MINUTE_MS);
+  });
+});
+
+describe('leaseAction: what the executor does at a named instant', () => {
+  const running = (lease: Lease) => ({ status: 'RUNNING' as const, lease });
+  const timing = newLease(CREATED, {}, POLICY);
+  const idle = newLease(CREATED, { type: 'IDLE' }, POLICY);
+  const warned = { ...timing, warnedFor: ONE_HOUR_LATER };
+
+  const cases: { name: string; nb: Parameters<typeof leaseAction>[0]; now: number; expected: ReturnType<typeof leaseAction> }[] = [
+    { name: 'before the warning time: nothing', nb: running(timing), now: HALF_AN_HOUR_LATER, expected: null },
+    { name: 'at the warning time: warn', nb: running(timing), now: FIFTY_MINUTES_LATER, expected: { kind: 'warn', stopAt: ONE_HOUR_LATER, warnAt: FIFTY_MINUTES_LATER } },
+    { name: 'warned already: nothing until the stop time', nb: running(warned), now: FIFTY_MINUTES_LATER + MINUTE_MS, expected: null },
+    { name: 'TIMING at the stop time: lease_expired', nb: running(warned), now: ONE_HOUR_LATER, expected: { kind: 'stop', reason: 'lease_expired', stopAt: ONE_HOUR_LATER, capped: false } },
+    {
+      name: 'past the stop time without a warning (notebookd was down): stop, no warning first',
+      nb: running(timing),
+      now: THREE_HOURS_LATER,
+      expected: { kind: 'stop', reason: 'lease_expired', stopAt: ONE_HOUR_LATER, capped: false },
+    },
+    { name: 'IDLE at the stop time: idle', nb: running(idle), now: ONE_HOUR_LATER, expected: { kind: 'stop', reason: 'idle', stopAt: ONE_HOUR_LATER, capped: false } },
+    { name: 'not RUNNING: nothing, however late', nb: { status: 'STOPPING', lease: timing }, now: THREE_HOURS_LATER, expected: null },
+    { name: 'auto-stop disabled: nothing', nb: running(newLease(CREATED, { durationMs: -1 }, POLICY)), now: THREE_HOURS_LATER, expected: null },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.deepEqual(leaseAction(c.nb, c.now), c.expected));
+  }
+});
+
+describe('warnExpiry and withdrawal', () => {
+  it('records lease.expiring once, with the stop time, and marks the deadline warned', () => {
+    // Given a RUNNING instance whose 1 h TIMING lease stops at ONE_HOUR_LATER
+    const nb = makeNotebook({ status: 'RUNNING', createAt: CREATED, lease: newLease(CREATED, {}, POLICY) });
+    // When the executor warns at FIFTY_MINUTES_LATER
+    const t = warnExpiry(nb, FIFTY_MINUTES_LATER, ONE_HOUR_LATER);
+    // Then
+    assert.equal(t.next.lease.warnedFor, ONE_HOUR_LATER);
+    assert.equal(t.next.status, 'RUNNING');
+    assert.equal(t.events.length, 1);
+    assert.equal(t.events[0]!.type, 'lease.expiring');
+    assert.deepEqual(t.events[0]!.data, { stopAt: ONE_HOUR_LATER, reason: 'lease_expired', type: 'TIMING', capped: false });
+    assert.match(t.events[0]!.message, /stops at 2026-11-22T10:00:00\.000Z \(in 10 min\).*Renew the lease/);
+    // And it is not due for another warning
+    assert.deepEqual(leaseAction(t.next, FIFTY_MINUTES_LATER + 1), null);
+  });
+
+  it('IDLE warnings say that activity keeps the instance', () => {
+    const nb = makeNotebook({ status: 'RUNNING', createAt: CREATED, lease: newLease(CREATED, { type: 'IDLE' }, POLICY) });
+    const t = warnExpiry(nb, FIFTY_MINUTES_LATER, ONE_HOUR_LATER);
+    assert.equal(t.events[0]!.data!.reason, 'idle');
+    assert.match(t.events[0]!.message, /idle for too long.*activity/);
+  });
+
+  const warnedTiming: Lease = { ...newLease(CREATED, {}, POLICY), warnedFor: ONE_HOUR_LATER };
+  const warnedIdle: Lease = { ...newLease(CREATED, { type: 'IDLE' }, POLICY), warnedFor: ONE_HOUR_LATER };
+  const cases: { name: string; before: Lease; after: (l: Lease) => Lease; withdrawn: boolean }[] = [
+    { name: 'a renewal after the warning withdraws it', before: warnedTiming, after: (l) => prolong(l, FIFTY_MINUTES_LATER, HOUR_MS, 'TIMING'), withdrawn: true },
+    { name: 'IDLE activity that moves the stop time withdraws it', before: warnedIdle, after: (l) => recordActivity(l, FIFTY_MINUTES_LATER, 'ssh'), withdrawn: true },
+    { name: 'activity on a TIMING lease does not (the deadline stays)', before: warnedTiming, after: (l) => recordActivity(l, FIFTY_MINUTES_LATER, 'http'), withdrawn: false },
+    { name: 'IDLE activity older than the stop time it would move does not', before: warnedIdle, after: (l) => recordActivity(l, CREATED - 1, 'http'), withdrawn: false },
+    { name: 'nothing to withdraw without a warning', before: newLease(CREATED, {}, POLICY), after: (l) => prolong(l, FIFTY_MINUTES_LATER, HOUR_MS, 'TIMING'), withdrawn: false },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.equal(warningWithdrawn(c.before, c.after(c.before)), c.withdrawn));
+  }
+
+  it('the withdrawal event names the new stop time and the cause', () => {
+    const nb = makeNotebook({ status: 'RUNNING', createAt: CREATED, lease: warnedTiming });
+    const after = prolong(warnedTiming, FIFTY_MINUTES_LATER, HOUR_MS, 'TIMING');
+    const e = warningWithdrawnEvent(nb, FIFTY_MINUTES_LATER, after, 'lease renewed by alice');
+    assert.equal(e.type, 'lease.expiring_cancelled');
+    assert.deepEqual(e.data, { stopAt: FIFTY_MINUTES_LATER + HOUR_MS, previousStopAt: ONE_HOUR_LATER, cause: 'lease renewed by alice' });
+  });
+});
+
+describe('hard cap on one run (maxRunningMs)', () => {
+  // Given an instance created at CREATED that reaches RUNNING at CREATED under an 8 h cap
+  const anchored = (req: Parameters<typeof newLease>[1] = {}) => reanchor(newLease(CREATED, req, CAPPED), CREATED);
+
+  it('reaching RUNNING starts the run: the cap is 8 h from then', () => {
+    const lease = anchored();
+    assert.equal(lease.capAt, EIGHT_HOURS_LATER);
+    assert.equal(leaseStopAt(lease), ONE_HOUR_LATER);
+  });
+
+  it('TIMING renewals up to the cap are accepted and reach it exactly', () => {
+    const lease = anchored();
+    assert.doesNotThrow(() => checkProlong(lease, FOUR_HOURS_LATER, 4 * HOUR_MS, 'TIMING', CAPPED));
+    assert.equal(leaseStopAt(prolong(lease, FOUR_HOURS_LATER, 4 * HOUR_MS, 'TIMING')), EIGHT_HOURS_LATER);
+  });
+
+  it('a TIMING renewal past the cap is refused with 6349 and the range that is left', () => {
+    const lease = anchored();
+    assert.throws(() => checkProlong(lease, FOUR_HOURS_LATER, 5 * HOUR_MS, 'TIMING', CAPPED), (e: unknown) => {
+      assert.ok(e instanceof DomainError);
+      assert.equal(e.code, 'ModelArts.6349');
+      assert.match(e.message, /ranges from 3600000 to 14400000\. This run may last at most 8 h and ends at 2026-11-22T17:00:00\.000Z\./);
+      return true;
+    });
+  });
+
+  it('less than the minimum left: no renewal is possible, and the message says how to go on', () => {
+    const lease = anchored();
+    assert.throws(() => checkProlong(lease, EIGHT_HOURS_LATER - 30 * MINUTE_MS, HOUR_MS, 'TIMING', CAPPED), {
+      code: 'ModelArts.6349',
+      message: /reached its maximum running time \(8 h\).*stop and start the instance/,
+    });
+  });
+
+  it('IDLE activity never moves the stop time past the cap', () => {
+    const lease = anchored({ type: 'IDLE' });
+    const late = recordActivity(lease, EIGHT_HOURS_LATER - 30 * MINUTE_MS, 'kernel');
+    assert.equal(leaseStopAt(late), EIGHT_HOURS_LATER);
+    assert.deepEqual(leaseAction({ status: 'RUNNING', lease: late }, EIGHT_HOURS_LATER), {
+      kind: 'stop',
+      reason: 'lease_expired',
+      stopAt: EIGHT_HOURS_LATER,
+      capped: true,
+    });
+  });
+
+  it('an IDLE renewal is clamped to the cap rather than refused', () => {
+    const lease = anchored({ type: 'IDLE' });
+    assert.doesNotThrow(() => checkProlong(lease, FOUR_HOURS_LATER + 2 * HOUR_MS, 4 * HOUR_MS, 'IDLE', CAPPED));
+    assert.equal(leaseStopAt(prolong(lease, FOUR_HOURS_LATER + 2 * HOUR_MS, 4 * HOUR_MS, 'IDLE')), EIGHT_HOURS_LATER);
+  });
+
+  it('a new start begins a new run with a new cap', () => {
+    const restarted = reanchor(anchored(), THREE_HOURS_LATER + 8 * HOUR_MS, undefined, CAPPED);
+    assert.equal(restarted.capAt, THREE_HOURS_LATER + 16 * HOUR_MS);
+  });
+
+  it('the warning before a capped stop says it cannot be prolonged', () => {
+    const lease = reanchor(newLease(CREATED, { durationMs: 8 * HOUR_MS }, CAPPED), CREATED);
+    const nb = makeNotebook({ status: 'RUNNING', createAt: CREATED, lease });
+    const action = leaseAction(nb, EIGHT_HOURS_LATER - 10 * MINUTE_MS);
+    assert.deepEqual(action, { kind: 'warn', stopAt: EIGHT_HOURS_LATER, warnAt: EIGHT_HOURS_LATER - 10 * MINUTE_MS });
+    const t = warnExpiry(nb, EIGHT_HOURS_LATER - 10 * MINUTE_MS, EIGHT_HOURS_LATER);
+    assert.match(t.events[0]!.message, /maximum running time.*cannot be prolonged/);
+    assert.equal(t.events[0]!.data!.capped, true);
+  });
+});
+
+describe('checkDuration under a cap', () => {
+  it('durations above the cap are out of range, and the range says so', () => {
+    const policy: LeasePolicy = { ...POLICY, maxRunningMs: 8 * HOUR_MS };
+    assert.doesNotThrow(() => checkDuration(8 * HOUR_MS, policy, false));
+    assert.throws(() => checkDuration(9 * HOUR_MS, policy, false), { code: 'ModelArts.6349', message: /ranges from 3600000 to 28800000\. An instance of this flavor runs at most 8 h per start\./ });
+  });
+
+  it('-1 is refused where a cap applies, even though the policy allows disabling', () => {
+    const policy: LeasePolicy = { ...POLICY, allowDisable: true, maxRunningMs: 8 * HOUR_MS };
+    assert.throws(() => checkDuration(-1, policy, true), { code: 'ModelArts.6349', message: /cannot be disabled.*at most 8 h per start/ });
+  });
+});
+
+describe('reanchor with the flavor policy (start)', () => {
+  it('takes the policy’s current terms for the new run', () => {
+    const lease = newLease(CREATED, {}, POLICY);
+    const started = reanchor(lease, THREE_HOURS_LATER, undefined, { ...POLICY, warningLeadMs: 5 * MINUTE_MS, maxRunningMs: 4 * HOUR_MS });
+    assert.equal(started.warningLeadMs, 5 * MINUTE_MS);
+    assert.equal(started.capAt, THREE_HOURS_LATER + 4 * HOUR_MS);
+  });
+
+  it('turns auto-stop back on when the policy no longer allows it off', () => {
+    const disabled = newLease(CREATED, { durationMs: -1 }, POLICY);
+    const started = reanchor(disabled, THREE_HOURS_LATER, undefined, { ...POLICY, allowDisable: false });
+    assert.equal(started.enable, true);
+    assert.equal(leaseStopAt(started), THREE_HOURS_LATER + HOUR_MS);
+  });
+
+  it('keeps auto-stop off where the policy allows it', () => {
+    const disabled = newLease(CREATED, { durationMs: -1 }, POLICY);
+    assert.equal(reanchor(disabled, THREE_HOURS_LATER, undefined, POLICY).enable, false);
+  });
+});
+
+describe('per-flavor policy', () => {
+  const perFlavor = { 'gpu.large': { maxMs: 8 * HOUR_MS, maxRunningMs: 12 * HOUR_MS, allowDisable: false } };
+  const cases: { name: string; flavorId: string; expected: Partial<LeasePolicy> }[] = [
+    { name: 'a flavor with overrides gets them on top of the base', flavorId: 'gpu.large', expected: { minMs: HOUR_MS, maxMs: 8 * HOUR_MS, maxRunningMs: 12 * HOUR_MS, allowDisable: false } },
+    { name: 'any other flavor gets the base policy', flavorId: 'cpu.small', expected: { minMs: HOUR_MS, maxMs: 72 * HOUR_MS, maxRunningMs: null, allowDisable: true } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = policyForFlavor(POLICY, perFlavor, c.flavorId);
+      for (const [k, v] of Object.entries(c.expected)) assert.equal(p[k as keyof LeasePolicy], v, k);
+    });
+  }
+
+  const problems: { name: string; policy: LeasePolicy; expected: RegExp | null }[] = [
+    { name: 'the default policy is consistent', policy: POLICY, expected: null },
+    { name: 'default below the minimum', policy: { ...POLICY, defaultMs: MINUTE_MS }, expected: /minMs <= defaultMs <= maxMs/ },
+    { name: 'a cap shorter than the shortest lease', policy: { ...POLICY, maxRunningMs: MINUTE_MS }, expected: /maxRunningMs must be at least minMs/ },
+  ];
+  for (const c of problems) {
+    it(c.name, () => {
+      const found = policyProblem(c.policy);
+      if (c.expected === null) assert.equal(found, null);
+      else assert.match(found ?? '', c.expected);
+    });
+  }
+});
+
+describe('humanMs', () => {
+  const cases: [number, string][] = [
+    [8 * HOUR_MS, '8 h'],
+    [90 * MINUTE_MS, '90 min'],
+    [10 * MINUTE_MS, '10 min'],
+    [45_000, '45 s'],
+    [-5, '0 s'],
+  ];
+  for (const [ms, text] of cases) it(`${ms} ms → ${text}`, () => assert.equal(humanMs(ms), text));
 });

@@ -1,6 +1,7 @@
 // /v1/{project_id}/notebooks...: the notebook operations of reference §1.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from '@sinclair/typebox';
+import { checkProject } from '../../auth/authorize.ts';
 import type { Image } from '../../domain/catalog.ts';
 import type { Notebook } from '../../domain/notebook.ts';
 import type { CatalogService } from '../../service/catalog-service.ts';
@@ -21,25 +22,36 @@ import {
   TagsBody,
 } from '../schemas.ts';
 import { callerOf } from '../server.ts';
+import { sendEventStream, wantsEventStream, type OpenStreams } from '../sse.ts';
+import type { EventStreams } from '../../service/event-stream.ts';
 
 interface Opts {
   notebooks: NotebookService;
   catalog: CatalogService;
   publicUrl: string;
+  sshAddress?: () => { host: string; port: number } | null;
+  /** Live events for GET .../events with Accept: text/event-stream. */
+  eventStreams?: EventStreams;
 }
 
 type P = Static<typeof NotebookParams>;
 type Q = Record<string, unknown>;
 const tags = ['notebooks'];
 
-export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl }) => {
+export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl, sshAddress, eventStreams }) => {
   /** Presents notebooks, looking each distinct image up once. */
   async function present(projectId: string, list: Notebook[]) {
     const images = new Map<string, Image | undefined>();
     for (const nb of list) if (!images.has(nb.imageId)) images.set(nb.imageId, await catalog.imageOrPlaceholder(projectId, nb.imageId));
-    return list.map((nb) => presentNotebook(nb, { publicUrl, image: images.get(nb.imageId) }));
+    const ssh = sshAddress?.() ?? undefined;
+    return list.map((nb) => presentNotebook(nb, { publicUrl, image: images.get(nb.imageId), ...(ssh && { sshAddress: ssh }) }));
   }
   const presentOne = async (nb: Notebook) => (await present(nb.projectId, [nb]))[0];
+  // Event streams never end by themselves: end them when the server closes, or close() waits on clients.
+  const openStreams: OpenStreams = new Set();
+  app.addHook('preClose', async () => {
+    for (const stream of openStreams) stream.abort();
+  });
 
   const listHandler = (all: boolean) => async (request: { params: unknown; query: unknown; caller?: unknown }) => {
     const { project_id } = request.params as { project_id: string };
@@ -56,6 +68,7 @@ export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks,
   app.get('/v1/:project_id/notebooks/all', { schema: { tags, summary: 'ListAllNotebooks (the project, for admins and viewers)', params: ProjectParams, querystring: ListNotebooksQuery } }, listHandler(true));
 
   app.get('/v1/:project_id/notebooks/flavors', { schema: { tags: ['flavors'], summary: 'ListFlavors', params: ProjectParams, querystring: FlavorQuery } }, async (request) => {
+    checkProject(callerOf(request), (request.params as { project_id: string }).project_id);
     const result = catalog.listFlavors(request.query as Q);
     const data = result.items.map(presentFlavor);
     return { ...page(data, result.total, result.offset, result.limit), flavors: data };
@@ -107,8 +120,14 @@ export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks,
     return { ...page(data, data.length, 0, data.length), flavors: data };
   });
 
-  app.get('/v1/:project_id/notebooks/:id/events', { schema: { tags, summary: 'The instance event log (notebookd extension)', params: NotebookParams, querystring: EventsQuery } }, async (request) => {
+  app.get('/v1/:project_id/notebooks/:id/events', { schema: { tags, summary: 'The instance event log (notebookd extension); Server-Sent Events with Accept: text/event-stream', params: NotebookParams, querystring: EventsQuery } }, async (request, reply) => {
     const { project_id, id } = request.params as P;
+    if (eventStreams && wantsEventStream(request)) {
+      // Resume after Last-Event-ID (or ?after=); the first read also authorizes and validates.
+      const after = request.headers['last-event-id'] ?? (request.query as Q).after ?? '0';
+      await notebooks.events(callerOf(request), project_id, id, { after, limit: '1' });
+      return sendEventStream(request, reply, (signal) => eventStreams.follow(id, Number(after), signal), presentEvent, openStreams);
+    }
     const events = await notebooks.events(callerOf(request), project_id, id, request.query as Q);
     return { events: events.map(presentEvent) };
   });

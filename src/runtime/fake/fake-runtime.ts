@@ -11,9 +11,10 @@ import type { Availability, InstanceSpec, Launched, PollResult, PrepareStep, Pro
 import { defaultFakeHookRunner } from './fake-hooks.ts';
 import type { FakeHookPhase, FakeHookResult, FakeHookRunner } from './fake-hooks.ts';
 import { startFakeServer } from './fake-server.ts';
-import type { FakeKernel, FakeServer } from './fake-server.ts';
+import { createFakeExec } from './fake-exec.ts';
+import type { FakeKernel, FakeServer, FakeTerminal } from './fake-server.ts';
 
-export type { FakeKernel } from './fake-server.ts';
+export type { FakeKernel, FakeTerminal } from './fake-server.ts';
 export type { FakeHookRunner, FakeHookResult, FakeHookPhase } from './fake-hooks.ts';
 export { interpretScript, defaultFakeHookRunner } from './fake-hooks.ts';
 
@@ -30,6 +31,10 @@ export interface FakeRun {
   /** Clock time from which api/status answers 200 (Infinity: never). */
   readyAt: number;
   kernels: FakeKernel[];
+  terminals: FakeTerminal[];
+  /** What sample() reports: CPU seconds used so far and resident memory. */
+  cpuSeconds: number;
+  memoryBytes: number;
   startedAt: number;
   /** Aborts the crash timer and wakes hanging stops. */
   ended: AbortController;
@@ -124,6 +129,10 @@ export interface FakeRuntime extends Runtime {
   setReady(instanceId: string, ready: boolean): void;
   /** The list GET api/kernels answers (e.g. one kernel busy, for activity tests). */
   setKernels(instanceId: string, kernels: FakeKernel[]): void;
+  /** The list GET api/terminals answers. */
+  setTerminals(instanceId: string, terminals: FakeTerminal[]): void;
+  /** Adds CPU time to the running server, as a computation would (sample() reports the total). */
+  burnCpu(instanceId: string, seconds: number): void;
   writeFile(instanceId: string, path: string, content: string): void;
   readFile(instanceId: string, path: string): string | undefined;
   volumeExists(instanceId: string): boolean;
@@ -152,6 +161,7 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
   const calls: FakeCall[] = [];
   let startAttempts = 0;
   const hangingStops = new Set<() => void>();
+  const execs = createFakeExec();
 
   const record = (method: FakeCall['method'], instanceId: string | null, extra: Partial<FakeCall> = {}) =>
     calls.push({ method, instanceId, at: clock.now(), ...extra });
@@ -290,6 +300,9 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
         get kernels() {
           return run?.kernels ?? [];
         },
+        get terminals() {
+          return run?.terminals ?? [];
+        },
         files: instance.files,
         startedAt: new Date(startedAt).toISOString(),
         lastActivityAt: new Date(startedAt).toISOString(),
@@ -305,6 +318,9 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
         reason: '',
         readyAt,
         kernels: [],
+        terminals: [],
+        cpuSeconds: 0,
+        memoryBytes: 64 << 20,
         startedAt,
         ended: new AbortController(),
       };
@@ -344,6 +360,24 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
       const run = current(instanceId);
       if (run) await end(run, 137, 'fake jupyter was killed (instance destroyed)');
       registry.instances.delete(instanceId);
+      await execs.cleanup(instanceId);
+    },
+
+    // fake-exec.ts: real processes in a temporary directory, for the SSH gateway's tests.
+    async exec(handle, req) {
+      const run = runOf(handle);
+      if (!run || run.state !== 'running') throw new Error('fake: cannot exec in an instance that is not running');
+      return execs.exec(run.instanceId, req);
+    },
+    async listeningPorts(handle) {
+      const run = runOf(handle);
+      if (!run || run.state !== 'running') return [];
+      return [run.port, ...(await execs.ports(run.instanceId))];
+    },
+
+    async sample(handle) {
+      const run = runOf(handle);
+      return run && run.state === 'running' ? { cpuSeconds: run.cpuSeconds, memoryBytes: run.memoryBytes, processes: 1 + run.kernels.length } : null;
     },
 
     async resizeVolume(instanceId, capacityGb) {
@@ -377,6 +411,18 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
       run.kernels = kernels;
     },
 
+    setTerminals(instanceId, terminals) {
+      const run = current(instanceId);
+      if (!run) throw new Error(`fake: ${instanceId} has never started`);
+      run.terminals = terminals;
+    },
+
+    burnCpu(instanceId, seconds) {
+      const run = current(instanceId);
+      if (!run) throw new Error(`fake: ${instanceId} has never started`);
+      run.cpuSeconds += seconds;
+    },
+
     writeFile(instanceId, path, content) {
       const instance = registry.instances.get(instanceId);
       if (!instance) throw new Error(`the volume of ${instanceId} does not exist`);
@@ -393,6 +439,7 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
 
     async killAll() {
       for (const run of registry.runs.values()) await end(run, 137, 'fake jupyter was killed (killAll)');
+      await execs.cleanup();
     },
   };
 

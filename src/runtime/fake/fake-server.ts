@@ -14,6 +14,13 @@ export interface FakeKernel {
   connections: number;
 }
 
+/** A terminal record as Jupyter lists it (GET api/terminals). */
+export interface FakeTerminal {
+  name: string;
+  /** ISO time of the last input or output. */
+  last_activity: string;
+}
+
 /** What the server reads on every request; the runtime and tests mutate it. */
 export interface FakeServerState {
   basePath: string;
@@ -21,6 +28,7 @@ export interface FakeServerState {
   /** Answer api/status with 200? (503 otherwise: the server is up but not serving yet). */
   isReady(): boolean;
   kernels: FakeKernel[];
+  terminals?: FakeTerminal[];
   /** The instance's volume: path (no leading '/') → text content. */
   files: Map<string, string>;
   startedAt: string;
@@ -68,6 +76,7 @@ async function handle(state: FakeServerState, req: IncomingMessage, res: ServerR
     });
   }
   if (rel === 'api/kernels' && req.method === 'GET') return send(res, 200, state.kernels);
+  if (rel === 'api/terminals' && req.method === 'GET') return send(res, 200, state.terminals ?? []);
   if (rel.startsWith('api/contents/')) {
     const path = decodeURIComponent(rel.slice('api/contents/'.length)).replace(/^\/+/, '');
     if (req.method === 'GET') {

@@ -2,7 +2,7 @@
 // BLOCK hooks are waited for and fail the start; background ones (ASYNC, and every post_start)
 // run detached with their output in hooks.log, so they survive a notebookd restart like the server.
 import { spawn } from 'node:child_process';
-import { access, appendFile, constants, open, stat } from 'node:fs/promises';
+import { appendFile, open, stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { HookSpec } from '../../domain/notebook.ts';
 import { readTail } from './file-tail.ts';
@@ -18,6 +18,8 @@ export interface HookRun {
   cwd: string;
   env: Record<string, string>;
   logPath: string;
+  /** Puts the hook where the instance runs (its cgroup, its sandbox); identity when absent. */
+  wrap?: (argv: string[]) => { command: string; args: string[] };
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -30,17 +32,20 @@ export function decodeCommandScript(script: string): string {
   return decoded;
 }
 
-/** The argv of a hook; a SCRIPT that is not executable is handed to /bin/sh. */
-export async function hookCommand(hook: HookSpec): Promise<{ command: string; args: string[] }> {
-  if (hook.type === 'COMMAND') return { command: '/bin/sh', args: ['-c', decodeCommandScript(hook.script)] };
+// A SCRIPT path is resolved where the hook runs (inside the sandbox: /home/ma-user/work/setup.sh),
+// so the check is made by a shell there rather than by notebookd on the host.
+const RUN_SCRIPT = [
+  'p=$1',
+  '[ -f "$p" ] || { echo "hook script $p does not exist" >&2; exit 127; }',
+  '[ -x "$p" ] && exec "$p"',
+  'exec /bin/sh "$p"',
+].join('\n');
+
+/** The argv of a hook; a SCRIPT that is not executable is handed to /bin/sh. Pure. */
+export function hookArgv(hook: HookSpec): string[] {
+  if (hook.type === 'COMMAND') return ['/bin/sh', '-c', decodeCommandScript(hook.script)];
   if (!isAbsolute(hook.script)) throw new Error(`hook SCRIPT path must be absolute: ${JSON.stringify(hook.script)}`);
-  const info = await stat(hook.script).catch(() => null);
-  if (!info?.isFile()) throw new Error(`hook script ${hook.script} does not exist`);
-  const executable = await access(hook.script, constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-  return executable ? { command: hook.script, args: [] } : { command: '/bin/sh', args: [hook.script] };
+  return ['/bin/sh', '-c', RUN_SCRIPT, 'notebookd-hook', hook.script];
 }
 
 function describe(run: HookRun): string {
@@ -52,7 +57,8 @@ function outcome(code: number | null, signal: NodeJS.Signals | null): string {
 }
 
 async function spawnHook(run: HookRun, detachedForever: boolean) {
-  const { command, args } = await hookCommand(run.hook);
+  const argv = hookArgv(run.hook);
+  const { command, args } = run.wrap ? run.wrap(argv) : { command: argv[0]!, args: argv.slice(1) };
   await appendFile(run.logPath, `--- ${new Date().toISOString()} ${describe(run)} ---\n`);
   const offset = (await stat(run.logPath)).size;
   const log = await open(run.logPath, 'a');

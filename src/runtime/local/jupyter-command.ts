@@ -2,6 +2,7 @@
 // exact command line is unit-tested without starting anything.
 import type { ImageProgram } from '../../domain/catalog.ts';
 import type { InstancePaths } from './layout.ts';
+import { SANDBOX } from './sandbox-argv.ts';
 
 export interface ProgramInfo {
   /** python -m <module> */
@@ -76,6 +77,29 @@ export function instanceEnv(paths: InstancePaths, hostEnv: Readonly<Record<strin
   };
 }
 
+/**
+ * The environment inside a sandbox: ma-user with a private HOME (a tmpfs, as in ModelArts only
+ * the volume at /home/ma-user/work persists), so Jupyter's own state stays under HOME too.
+ */
+export function sandboxEnv(hostEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of INHERITED) {
+    const value = hostEnv[key];
+    if (value) env[key] = value;
+  }
+  env.LANG ??= 'C.UTF-8';
+  return {
+    ...env,
+    PATH: SANDBOX_PATH,
+    HOME: SANDBOX.home,
+    USER: SANDBOX.user,
+    LOGNAME: SANDBOX.user,
+    SHELL: '/bin/bash',
+    PYDEVD_DISABLE_FILE_VALIDATION: '1',
+    PYTHONUNBUFFERED: '1',
+  };
+}
+
 export interface JupyterLaunchInput {
   program: ImageProgram;
   pythonPath: string;
@@ -84,6 +108,8 @@ export interface JupyterLaunchInput {
   basePath: string;
   paths: InstancePaths;
   hostEnv: Readonly<Record<string, string | undefined>>;
+  /** Inside a sandbox: paths as the sandbox sees them (volume at /home/ma-user/work). */
+  sandboxed?: boolean;
 }
 
 export interface JupyterLaunch {
@@ -101,6 +127,10 @@ export interface JupyterLaunch {
 export function buildJupyterLaunch(input: JupyterLaunchInput): JupyterLaunch {
   const info = programInfo(input.program);
   const app = info.appClass;
+  const rootDir = input.sandboxed ? SANDBOX.work : input.paths.volumeDir;
+  const env = input.sandboxed
+    ? { ...sandboxEnv(input.hostEnv), JUPYTER_TOKEN_FILE: SANDBOX.tokenFile }
+    : { ...instanceEnv(input.paths, input.hostEnv), JUPYTER_TOKEN_FILE: input.paths.tokenFile };
   return {
     command: input.pythonPath,
     args: [
@@ -112,13 +142,13 @@ export function buildJupyterLaunch(input: JupyterLaunchInput): JupyterLaunch {
       '--port-retries=0',
       '--allow-root',
       `--${app}.base_url=${input.basePath}`,
-      `--${app}.${info.rootDirOption}=${input.paths.volumeDir}`,
+      `--${app}.${info.rootDirOption}=${rootDir}`,
       // Only loopback Host headers are accepted: the proxy must send Host: 127.0.0.1:<port>.
       `--${app}.allow_remote_access=False`,
     ],
-    env: { ...instanceEnv(input.paths, input.hostEnv), JUPYTER_TOKEN_FILE: input.paths.tokenFile },
+    env,
     // Kernels start in the server's cwd unless told otherwise: make that the volume.
-    cwd: input.paths.volumeDir,
+    cwd: rootDir,
   };
 }
 

@@ -1,5 +1,7 @@
 // Where an instance lives under the data directory. Pure: paths only, no I/O.
-//   volumes/<id>/     the instance's working tree (its volume): Jupyter's root dir, HOME, cwd
+//   volumes/<id>/     the instance's working tree (its volume): Jupyter's root dir and cwd;
+//                     the mount point of volumes/<id>.img when volumes are filesystem images
+//                     (volume.ts), whose host uid is in instances/<id>/sandbox.json (sandbox.ts)
 //   instances/<id>/   per-run Jupyter state (runtime/config/data/ipython dirs), logs, our records
 import { join } from 'node:path';
 
@@ -18,7 +20,7 @@ export interface InstancePaths {
   serverFile: string;
   /** The run's Jupyter token (mode 0600), read by Jupyter through JUPYTER_TOKEN_FILE. */
   tokenFile: string;
-  /** The volume's recorded capacity. */
+  /** The volume's recorded capacity and kind. */
   volumeFile: string;
   /** Identities of background hook processes of the current run, killed on stop. */
   hookPidsFile: string;

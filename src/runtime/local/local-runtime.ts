@@ -1,18 +1,27 @@
-// The local runtime: one detached Jupyter server process per instance on a loopback port, its
-// working tree in volumes/<id>/. Servers outlive notebookd (own session, unref'd), and the handle
-// (pid + start time + boot id) lets a restarted notebookd adopt them without ever mistaking a
-// recycled pid for ours.
+// The local runtime: one detached Jupyter server per instance on a loopback port. Where the host
+// allows it each instance is a real, isolated environment: a bubblewrap sandbox (sandbox.ts), a
+// cgroup with its flavor's memory, CPU and process limits (cgroups.ts), and a volume of exactly
+// its capacity (volume.ts). Whatever the host lacks is said at start, in the image status and in
+// the launch event rather than silently skipped. Servers outlive notebookd (own session, unref'd),
+// and the handle (pid + start time + boot id) lets a restarted notebookd adopt them without ever
+// mistaking a recycled pid for ours.
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { ImageProgram } from '../../domain/catalog.ts';
 import type { HookSpec } from '../../domain/notebook.ts';
-import type { InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeHandle } from '../runtime.ts';
+import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeHandle, RuntimeSample } from '../runtime.ts';
+import { parseCgroupRef } from './cgroup-paths.ts';
+import type { CgroupRef } from './cgroup-paths.ts';
+import { cgroupUsage, createCgroups, killCgroup, oomKills, procsFiles, removeCgroup } from './cgroups.ts';
+import type { CgroupSupport, LimitsMode } from './cgroups.ts';
+import { execInInstance, instanceListeningPorts } from './exec.ts';
 import { readTail } from './file-tail.ts';
 import { allocatePort, isPortFree, portAccepts } from './free-port.ts';
 import { createHookRecords } from './hook-record.ts';
 import { launchBackgroundHook, runBlockingHook } from './hooks.ts';
-import type { HookPhase } from './hooks.ts';
-import { buildJupyterLaunch, instanceEnv, specProblem } from './jupyter-command.ts';
+import type { HookPhase, HookRun } from './hooks.ts';
+import { buildJupyterLaunch, instanceEnv, sandboxEnv, specProblem } from './jupyter-command.ts';
 import type { JupyterLaunch } from './jupyter-command.ts';
 import { readJson, writeJson } from './json-file.ts';
 import { assertInstanceId, instancePaths } from './layout.ts';
@@ -20,7 +29,13 @@ import type { InstancePaths } from './layout.ts';
 import { bootId, liveness, readProcStat } from './process-identity.ts';
 import type { ProcessIdentity } from './process-identity.ts';
 import { createProgramCheck } from './program-check.ts';
-import { terminate } from './terminate.ts';
+import { hostRootEntries, probeSandbox, sandboxHostIds, spawnSandbox } from './sandbox.ts';
+import type { HostIds, SandboxMode, SandboxSupport } from './sandbox.ts';
+import { enterSandbox, inCgroup, sandboxHostname } from './sandbox-argv.ts';
+import { sampleLocalHandle } from './sample.ts';
+import { terminate, terminateSandbox } from './terminate.ts';
+import { createVolumes, probeStorage } from './volume.ts';
+import type { StorageMode, StorageSupport } from './volume.ts';
 
 export interface RuntimeLog {
   info(o: object, msg?: string): void;
@@ -38,6 +53,20 @@ export interface LocalRuntimeOptions {
   hookTimeoutMs?: number;
   /** How long a post_start hook waits for the server's port to accept connections. Default 60 s. */
   postStartWaitMs?: number;
+  /** auto (default): a bubblewrap sandbox where the host can make one; on: refuse to run without; off: never. */
+  sandbox?: SandboxMode;
+  /** Default /usr/bin/bwrap. */
+  bwrapPath?: string;
+  /** Instance sandbox users get host uids from base .. base+60000 (one per instance). Default 900000. */
+  sandboxUidBase?: number;
+  /** auto (default): flavor limits through cgroups where possible; on: refuse to run without; off: never. */
+  limits?: LimitsMode;
+  /** The cgroup path instances nest under; empty (default) means <notebookd's own cgroup>/notebookd. */
+  cgroupRoot?: string;
+  /** Process (task) limit per instance. Default 1024. */
+  pidsMax?: number;
+  /** auto (default): a filesystem image per volume where the host allows loop mounts; image; directory. */
+  storage?: StorageMode;
 }
 
 /** What the store keeps for a running local instance. Plain JSON. */
@@ -46,10 +75,16 @@ export interface LocalHandle {
   kind: 'local';
   instanceId: string;
   program: ImageProgram;
+  /** The server, or, when `sandboxed`, the sandbox's init (the instance lives exactly as long). */
   pid: number;
   startTime: number;
   bootId: string;
   port: number;
+  sandboxed?: boolean;
+  /** The run's cgroup, when flavor limits are enforced. */
+  cgroup?: CgroupRef;
+  /** The flavor's memory, for the out-of-memory message. */
+  memoryMb?: number;
 }
 
 export function parseLocalHandle(handle: RuntimeHandle): LocalHandle | string {
@@ -65,7 +100,17 @@ export function parseLocalHandle(handle: RuntimeHandle): LocalHandle | string {
   }
   if (!Number.isInteger(h.port)) return `bad port ${String(h.port)}`;
   if (h.program !== 'notebook' && h.program !== 'jupyter_server') return `bad program ${String(h.program)}`;
+  if (h.sandboxed !== undefined && typeof h.sandboxed !== 'boolean') return `bad sandboxed ${String(h.sandboxed)}`;
+  // The cgroup paths are written to and killed in: only well-formed ones under /sys/fs/cgroup.
+  if (h.cgroup !== undefined && parseCgroupRef(h.cgroup) === null) return 'bad cgroup';
   return h as LocalHandle;
+}
+
+/** What this host offers instances, detected once per runtime object. */
+export interface HostCapabilities {
+  sandbox: SandboxSupport;
+  limits: CgroupSupport;
+  storage: StorageSupport;
 }
 
 interface ChildRecord {
@@ -74,10 +119,12 @@ interface ChildRecord {
 }
 
 const JUPYTER_LOG_ROTATE_BYTES = 1 << 20;
+const MIB = 1024 * 1024;
 
 const silentLog: RuntimeLog = { info() {}, warn() {} };
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const identityKey = (id: ProcessIdentity) => `${id.pid}:${id.startTime}`;
+const sameIdentity = (a: ProcessIdentity, b: ProcessIdentity) => a.pid === b.pid && a.startTime === b.startTime;
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -86,8 +133,21 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function exitReason(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
-  return exit.code !== null ? `jupyter exited with code ${exit.code}` : `jupyter was killed by ${exit.signal ?? 'a signal'}`;
+/** bwrap reports a command killed by signal N as exit code 128 + N. */
+function signalOfCode(code: number): string | null {
+  const n = code - 128;
+  return n > 0 && n < 65 ? (Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? null) : null;
+}
+
+function exitReason(exit: { code: number | null; signal: NodeJS.Signals | null }, sandboxed = false): string {
+  const signal = exit.signal ?? (sandboxed && exit.code !== null ? signalOfCode(exit.code) : null);
+  if (signal) return `jupyter was killed by ${signal}`;
+  return exit.code !== null ? `jupyter exited with code ${exit.code}` : 'jupyter was killed by a signal';
+}
+
+function outOfMemory(h: LocalHandle, kills: number): string {
+  const limit = h.memoryMb ? `its ${h.memoryMb} MB memory limit (the flavor's)` : 'its memory limit';
+  return `out of memory: the instance exceeded ${limit} and the kernel killed ${kills === 1 ? 'a process' : `${kills} processes`} in it; the instance was stopped`;
 }
 
 export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
@@ -97,13 +157,58 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const host = opts.host ?? '127.0.0.1';
   const hookTimeoutMs = opts.hookTimeoutMs ?? 10 * 60_000;
   const postStartWaitMs = opts.postStartWaitMs ?? 60_000;
+  const sandboxMode = opts.sandbox ?? 'auto';
+  const bwrapPath = opts.bwrapPath ?? '/usr/bin/bwrap';
+  const uidBase = opts.sandboxUidBase ?? 900_000;
+  const pidsMax = opts.pidsMax ?? 1024;
 
   /** Servers this object spawned: only for these is an exit code known. */
   const children = new Map<string, ChildRecord>();
   /** post_start hooks waiting for their server's port, by server identity. */
   const postStartWaiters = new Map<string, AbortController>();
-  const checkImage = createProgramCheck(pythonPath);
+  const checkProgram = createProgramCheck(pythonPath);
   const hookRecords = createHookRecords();
+  const cgroups = createCgroups({ mode: opts.limits ?? 'auto', root: opts.cgroupRoot ?? '' });
+  const volumes = createVolumes();
+
+  let detected: Promise<HostCapabilities> | null = null;
+  /** Probed on first use (not at construction: a runtime made only to clean up never probes). */
+  function capabilities(): Promise<HostCapabilities> {
+    detected ??= (async () => {
+      const [sandbox, limits, storage] = await Promise.all([
+        probeSandbox({ mode: sandboxMode, bwrapPath, uidBase }),
+        cgroups.support(),
+        probeStorage(opts.storage ?? 'auto', dataDir),
+      ]);
+      const say = (ok: boolean, o: object, msg: string) => (ok ? log.info(o, msg) : log.warn(o, msg));
+      say(sandbox.available, { sandbox: sandboxMode }, sandbox.message);
+      say(limits.available, { limits: opts.limits ?? 'auto' }, limits.message);
+      say(storage.kind === 'image', { storage: opts.storage ?? 'auto' }, storage.message);
+      return { sandbox, limits, storage };
+    })();
+    detected.catch(() => (detected = null)); // a failed probe (storage=image impossible) is retried
+    return detected;
+  }
+
+  /** What an instance started now would lack; empty when fully isolated and limited. */
+  async function degradations(): Promise<string[]> {
+    const caps = await capabilities();
+    const out: string[] = [];
+    if (!caps.sandbox.available) out.push(caps.sandbox.message);
+    if (!caps.limits.available) out.push(caps.limits.message);
+    if (caps.storage.kind !== 'image') out.push(caps.storage.message);
+    return out;
+  }
+
+  async function checkImage(program: ImageProgram): Promise<Availability> {
+    const availability = await checkProgram(program);
+    if (!availability.available) return availability;
+    const caps = await capabilities();
+    if (sandboxMode === 'on' && !caps.sandbox.available) return { available: false, message: `${caps.sandbox.message} (localRuntime.sandbox = on)` };
+    if (opts.limits === 'on' && !caps.limits.available) return { available: false, message: `${caps.limits.message} (localRuntime.limits = on)` };
+    const lacking = await degradations();
+    return lacking.length ? { ...availability, warning: lacking.join('; ') } : availability;
+  }
 
   async function ensureJupyterDirs(paths: InstancePaths): Promise<void> {
     await mkdir(paths.instanceDir, { recursive: true, mode: 0o700 });
@@ -122,18 +227,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     return port;
   }
 
-  /** A volume never shrinks: prepare keeps the larger size, resize refuses a smaller one. */
-  async function recordCapacity(paths: InstancePaths, capacityGb: number, onShrink: 'keep' | 'reject'): Promise<void> {
-    const current = await readJson<{ capacityGb: number }>(paths.volumeFile);
-    if (current && capacityGb < current.capacityGb) {
-      if (onShrink === 'keep') return;
-      throw new Error(`the volume cannot shrink from ${current.capacityGb} GB to ${capacityGb} GB`);
-    }
-    if (current?.capacityGb !== capacityGb) await writeJson(paths.volumeFile, { capacityGb }, 0o644);
-  }
-
-  function hookRun(paths: InstancePaths, phase: HookPhase, hook: HookSpec) {
-    return { phase, hook, cwd: paths.volumeDir, env: instanceEnv(paths, process.env), logPath: paths.hooksLog };
+  /** The sandbox user's host ids: its own uid when notebookd is root, notebookd's otherwise. */
+  async function hostIdsOf(instanceId: string): Promise<HostIds | null> {
+    if (process.getuid?.() !== 0) return null;
+    return sandboxHostIds(`${dataDir}/instances`, instanceId, uidBase);
   }
 
   async function rotateLog(path: string): Promise<void> {
@@ -141,24 +238,33 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     if (info && info.size > JUPYTER_LOG_ROTATE_BYTES) await rename(path, `${path}.1`);
   }
 
-  /** Spawns the server detached and returns its identity; rejects if it could not even be started. */
-  async function spawnServer(launch: JupyterLaunch, logPath: string): Promise<ProcessIdentity> {
+  function trackChild(identity: ProcessIdentity, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>): void {
+    const record: ChildRecord = { exit: null, exited: Promise.resolve() };
+    record.exited = exited.then((exit) => {
+      record.exit = exit;
+    });
+    children.set(identityKey(identity), record);
+  }
+
+  /** Spawns the server detached (no sandbox) and returns its identity; rejects if it could not even be started. */
+  async function spawnServer(launch: JupyterLaunch, logPath: string, cgroupProcs: string[]): Promise<ProcessIdentity> {
     const logFile = await open(logPath, 'a');
     try {
       await logFile.write(`--- ${new Date().toISOString()} ${launch.command} ${launch.args.join(' ')}\n`);
+      const wrapped = inCgroup(cgroupProcs, [launch.command, ...launch.args]);
       // detached: its own session and process group, so SIGINT/SIGTERM aimed at notebookd never
       // reaches it and stop can signal the whole group.
-      const child = spawn(launch.command, launch.args, {
+      const child = spawn(wrapped.command, wrapped.args, {
         cwd: launch.cwd,
         env: launch.env,
         detached: true,
         stdio: ['ignore', logFile.fd, logFile.fd],
       });
-      const record: ChildRecord = { exit: null, exited: Promise.resolve() };
-      record.exited = new Promise((resolve) =>
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
         child.once('exit', (code, signal) => {
-          record.exit = { code, signal };
-          resolve();
+          exit = { code, signal };
+          resolve(exit);
         }),
       );
       await new Promise<void>((resolve, reject) => {
@@ -169,19 +275,30 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       const stat = child.pid ? await readProcStat(child.pid) : null;
       if (!stat) {
         // Gone already (and reaped): report what it said.
-        await Promise.race([record.exited, delay(1_000)]);
+        await Promise.race([exited, delay(1_000)]);
         const tail = await readTail(logPath);
-        throw new Error(`${record.exit ? exitReason(record.exit) : 'jupyter vanished at launch'}${tail ? `; last log lines:\n${tail}` : ''}`);
+        throw new Error(`${exit ? exitReason(exit) : 'jupyter vanished at launch'}${tail ? `; last log lines:\n${tail}` : ''}`);
       }
       const identity = { pid: stat.pid, startTime: stat.startTime };
-      children.set(identityKey(identity), record);
+      trackChild(identity, exited);
       return identity;
     } finally {
       await logFile.close();
     }
   }
 
-  function schedulePostStart(paths: InstancePaths, instanceId: string, hook: HookSpec, server: ProcessIdentity, port: number) {
+  /** Where a hook of this run executes: inside the sandbox (entered) or on the host in the cgroup. */
+  function hookRun(paths: InstancePaths, phase: HookPhase, hook: HookSpec, place: Placement): HookRun {
+    const base = { phase, hook, logPath: paths.hooksLog };
+    const procs = place.cgroup ? procsFiles(place.cgroup) : [];
+    if (place.sandboxInit) {
+      const initPid = place.sandboxInit.pid;
+      return { ...base, cwd: '/', env: sandboxEnv(process.env), wrap: (argv) => enterSandbox({ cgroupProcs: procs, initPid, command: argv }) };
+    }
+    return { ...base, cwd: paths.volumeDir, env: instanceEnv(paths, process.env), ...(procs.length > 0 && { wrap: (argv: string[]) => inCgroup(procs, argv) }) };
+  }
+
+  function schedulePostStart(paths: InstancePaths, instanceId: string, hook: HookSpec, server: ProcessIdentity, port: number, place: Placement) {
     const controller = new AbortController();
     const key = identityKey(server);
     postStartWaiters.set(key, controller);
@@ -201,16 +318,41 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
         await delay(100);
       }
       if (controller.signal.aborted) return;
-      const identity = await launchBackgroundHook(hookRun(paths, 'post_start', hook), (message, ok) =>
+      const identity = await launchBackgroundHook(hookRun(paths, 'post_start', hook, place), (message, ok) =>
         ok ? log.info({ instanceId }, message) : log.warn({ instanceId, log: paths.hooksLog }, message),
       );
       await hookRecords.add(paths.hookPidsFile, identity);
     };
     run()
-      .catch((err: Error) => log.warn({ instanceId, err: err.message }, 'post_start hook failed to run'))
+      .catch((err: Error) => log.warn({ instanceId, err: (err as Error).message }, 'post_start hook failed to run'))
       .finally(() => {
         if (postStartWaiters.get(key) === controller) postStartWaiters.delete(key);
       });
+  }
+
+  /**
+   * Whether `h` is the instance's current run (the last one started), or no run of it is alive:
+   * only then may its cgroup be emptied and its volume released. A stale handle (an earlier run,
+   * replaced by a new start) must never touch the new run.
+   */
+  async function isCurrentRun(paths: InstancePaths, h: LocalHandle): Promise<boolean> {
+    const recorded = await readJson<RuntimeHandle>(paths.serverFile);
+    if (!recorded) return true;
+    const r = parseLocalHandle(recorded);
+    if (typeof r === 'string' || r.bootId !== bootId()) return true;
+    if (sameIdentity(r, h)) return true;
+    return (await liveness(r)).state !== 'alive';
+  }
+
+  /** Ends what is left of the current run: stray processes in its cgroup, the cgroup, the volume mount. */
+  async function releaseRun(paths: InstancePaths, h: LocalHandle): Promise<void> {
+    if (!(await isCurrentRun(paths, h))) return;
+    const ref = h.cgroup ? parseCgroupRef(h.cgroup) : null;
+    if (ref) {
+      await killCgroup(ref).catch((err: Error) => log.warn({ instanceId: h.instanceId, err: err.message }, 'could not empty the cgroup'));
+      await removeCgroup(ref);
+    }
+    await volumes.release(paths).catch((err: Error) => log.warn({ instanceId: h.instanceId, err: err.message }, 'could not unmount the volume'));
   }
 
   async function stop(handle: RuntimeHandle, graceMs: number): Promise<void> {
@@ -221,13 +363,21 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     const key = identityKey(server);
     postStartWaiters.get(key)?.abort();
     const began = Date.now();
-    const result = await terminate(server, graceMs);
+    const result = h.sandboxed ? await terminateSandbox(server, graceMs) : await terminate(server, graceMs);
     // Our own child: let the exit event land so poll reports the exit code, not "lost".
     const child = children.get(key);
     if (child && result.signalled) await Promise.race([child.exited, delay(1_000)]);
     const paths = instancePaths(dataDir, h.instanceId);
     await hookRecords.kill(paths.hookPidsFile, server);
+    await releaseRun(paths, h);
     if (result.signalled) log.info({ instanceId: h.instanceId, pid: h.pid, killed: result.killed, ms: Date.now() - began }, 'jupyter stopped');
+  }
+
+  /** The OOM kills of `h`'s run, when `h` is the current run and has a cgroup. */
+  async function oomKillsOf(paths: InstancePaths, h: LocalHandle): Promise<number> {
+    const ref = h.cgroup ? parseCgroupRef(h.cgroup) : null;
+    if (!ref || !(await isCurrentRun(paths, h))) return 0;
+    return oomKills(ref);
   }
 
   async function poll(handle: RuntimeHandle): Promise<PollResult> {
@@ -236,13 +386,27 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     if (h.bootId !== bootId()) return { state: 'lost', reason: 'the host rebooted since the server was started' };
     const server = { pid: h.pid, startTime: h.startTime };
     const child = children.get(identityKey(server));
-    const logPath = instancePaths(dataDir, h.instanceId).jupyterLog;
+    const paths = instancePaths(dataDir, h.instanceId);
     const withTail = async (reason: string) => {
-      const tail = await readTail(logPath);
+      const tail = await readTail(paths.jupyterLog);
       return tail ? `${reason}; last log lines:\n${tail}` : reason;
     };
+    const state = await liveness(server);
+    // An instance past its memory is reported as such, even when only a kernel was killed and
+    // the server lives on: it is stopped, never left half-working or silently vanished.
+    const kills = state.state === 'recycled' ? 0 : await oomKillsOf(paths, h);
+    if (kills > 0) {
+      // Killed, but the cgroup stays (until the next start or destroy) so that every later poll,
+      // by this notebookd or a restarted one, gives the same reason.
+      if (state.state === 'alive') {
+        postStartWaiters.get(identityKey(server))?.abort();
+        await (h.sandboxed ? terminateSandbox(server, 0) : terminate(server, 0));
+        await killCgroup(parseCgroupRef(h.cgroup)!).catch(() => {});
+        log.warn({ instanceId: h.instanceId, oomKills: kills }, 'instance out of memory: stopped');
+      }
+      return { state: 'exited', exitCode: 137, reason: outOfMemory(h, kills) };
+    }
     if (!child?.exit) {
-      const state = await liveness(server);
       if (state.state === 'alive') return { state: 'running' };
       // Ours and just ended: the exit event is on its way.
       if (child) await Promise.race([child.exited, delay(2_000)]);
@@ -251,10 +415,31 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           return { state: 'lost', reason: `jupyter (pid ${h.pid}) is gone and its pid now belongs to another process` };
         }
         const what = state.state === 'zombie' ? 'has exited (unreaped)' : 'is gone';
-        return { state: 'lost', reason: await withTail(`jupyter (pid ${h.pid}) ${what}; its exit status is unknown to this notebookd process`) };
+        const subject = h.sandboxed ? `the sandbox of jupyter (init pid ${h.pid})` : `jupyter (pid ${h.pid})`;
+        return { state: 'lost', reason: await withTail(`${subject} ${what}; its exit status is unknown to this notebookd process`) };
       }
     }
-    return { state: 'exited', exitCode: child.exit.code, reason: await withTail(exitReason(child.exit)) };
+    const sandboxSignal = h.sandboxed && child.exit.code !== null && signalOfCode(child.exit.code) !== null;
+    return { state: 'exited', exitCode: sandboxSignal ? null : child.exit.code, reason: await withTail(exitReason(child.exit, h.sandboxed)) };
+  }
+
+  async function sample(handle: RuntimeHandle): Promise<RuntimeSample | null> {
+    const h = parseLocalHandle(handle);
+    if (typeof h === 'string' || h.bootId !== bootId()) return null;
+    const ref = h.cgroup ? parseCgroupRef(h.cgroup) : null;
+    // The cgroup counts everything of the instance (SSH sessions and hooks too), the process tree only the server's.
+    if (ref && (await liveness(h)).state === 'alive') {
+      const usage = await cgroupUsage(ref);
+      if (usage) return { cpuSeconds: usage.cpuSeconds, memoryBytes: usage.memoryBytes, processes: usage.processes };
+    }
+    return sampleLocalHandle(handle);
+  }
+
+  /** Storage (step 1 of prepare, and again at start after a stop unmounted it). */
+  async function ensureVolume(paths: InstancePaths, capacityGb: number): Promise<void> {
+    const caps = await capabilities();
+    await mkdir(paths.instanceDir, { recursive: true, mode: 0o700 });
+    await volumes.ensure(paths, capacityGb, caps.storage.kind);
   }
 
   return {
@@ -263,17 +448,16 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
     async prepare(spec: InstanceSpec, report: ProgressReporter): Promise<void> {
       const paths = instancePaths(dataDir, spec.instanceId);
-      // 1 storage: the volume (kept if it exists) and our own per-instance directory.
+      // 1 storage: the volume (kept if it exists, grown if asked) and our own per-instance directory.
       await report(1, 'PROCESSING');
-      await mkdir(paths.volumeDir, { recursive: true });
-      await mkdir(paths.instanceDir, { recursive: true, mode: 0o700 });
-      await recordCapacity(paths, spec.capacityGb, 'keep');
+      await ensureVolume(paths, spec.capacityGb);
       await report(1, 'COMPLETED');
-      // 2 compute: the program can run here, and Jupyter's state dirs exist.
+      // 2 compute: the program (and the sandbox, if required) can run here; the sandbox user exists.
       await report(2, 'PROCESSING');
       const availability = await checkImage(spec.program);
       if (!availability.available) throw new Error(availability.message);
       await ensureJupyterDirs(paths);
+      if ((await capabilities()).sandbox.available) await hostIdsOf(spec.instanceId);
       await report(2, 'COMPLETED');
       // 3 network: a free loopback port, remembered for start.
       await report(3, 'PROCESSING');
@@ -286,11 +470,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       if (problem) throw new Error(problem);
       const paths = instancePaths(dataDir, spec.instanceId);
       // Never start on an empty directory silently: a missing volume means lost data or a wrong dataDir.
-      if (!(await exists(paths.volumeDir))) {
+      if (!(await exists(paths.volumeFile)) && !(await exists(paths.volumeDir))) {
         throw new Error(`the volume of ${spec.instanceId} does not exist (${paths.volumeDir}); prepare the instance first`);
       }
       const availability = await checkImage(spec.program);
       if (!availability.available) throw new Error(availability.message);
+      const caps = await capabilities();
+      const sandboxed = caps.sandbox.available;
       await ensureJupyterDirs(paths);
 
       // A server of an earlier run that is still alive (notebookd died between launch and
@@ -306,76 +492,180 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       await hookRecords.kill(paths.hookPidsFile, null);
       const port = await ensurePort(paths);
 
-      const preStart = spec.hooks?.preStart;
-      const asyncHooks: (ProcessIdentity | null)[] = [];
-      if (preStart?.mode === 'BLOCK') await runBlockingHook(hookRun(paths, 'pre_start', preStart), hookTimeoutMs);
-      else if (preStart) {
-        asyncHooks.push(
-          await launchBackgroundHook(hookRun(paths, 'pre_start', preStart), (message, ok) =>
-            ok ? log.info({ instanceId: spec.instanceId }, message) : log.warn({ instanceId: spec.instanceId, log: paths.hooksLog }, message),
-          ),
-        );
-      }
+      // Storage: mounted again (a stop unmounts it), owned by the sandbox user, within capacity.
+      await ensureVolume(paths, spec.capacityGb);
+      const over = await volumes.overCapacity(paths);
+      if (over) throw new Error(over);
+      const hostIds = sandboxed ? await hostIdsOf(spec.instanceId) : null;
+      if (hostIds) await volumes.own(paths, hostIds);
+
+      const cgroup = await cgroups.create(spec.instanceId, { memoryMb: spec.memoryMb, vcpus: spec.vcpus, pidsMax });
+      const procs = cgroup ? procsFiles(cgroup) : [];
+      const abandon = async (place: Placement) => {
+        if (place.sandboxInit) await terminateSandbox(place.sandboxInit, 0).catch(() => {});
+        if (cgroup) {
+          await killCgroup(cgroup).catch(() => {});
+          await removeCgroup(cgroup);
+        }
+        await rm(paths.serverFile, { force: true });
+        await volumes.release(paths).catch(() => {});
+      };
 
       await writeFile(paths.tokenFile, spec.jupyterToken, { mode: 0o600 });
       await chmod(paths.tokenFile, 0o600);
       await rotateLog(paths.jupyterLog);
-      const launch = buildJupyterLaunch({
-        program: spec.program,
-        pythonPath,
-        host,
-        port,
-        basePath: spec.basePath,
-        paths,
-        hostEnv: process.env,
-      });
-      const server = await spawnServer(launch, paths.jupyterLog);
-      const handle: LocalHandle = {
-        v: 1,
-        kind: 'local',
-        instanceId: spec.instanceId,
-        program: spec.program,
-        pid: server.pid,
-        startTime: server.startTime,
-        bootId: bootId(),
-        port,
+      const launch = buildJupyterLaunch({ program: spec.program, pythonPath, host, port, basePath: spec.basePath, paths, hostEnv: process.env, sandboxed });
+      const preStart = spec.hooks?.preStart;
+      const asyncHooks: (ProcessIdentity | null)[] = [];
+      const runPreStart = async (place: Placement) => {
+        if (!preStart) return;
+        try {
+          if (preStart.mode === 'BLOCK') await runBlockingHook(hookRun(paths, 'pre_start', preStart, place), hookTimeoutMs);
+          else {
+            asyncHooks.push(
+              await launchBackgroundHook(hookRun(paths, 'pre_start', preStart, place), (message, ok) =>
+                ok ? log.info({ instanceId: spec.instanceId }, message) : log.warn({ instanceId: spec.instanceId, log: paths.hooksLog }, message),
+              ),
+            );
+          }
+        } catch (err) {
+          await abandon(place);
+          throw err;
+        }
       };
+
+      let server: ProcessIdentity;
+      let place: Placement;
+      if (sandboxed) {
+        // The sandbox starts first with its server held at the gate: pre_start hooks run inside it.
+        const logFile = await open(paths.jupyterLog, 'a');
+        let spawned;
+        try {
+          await logFile.write(`--- ${new Date().toISOString()} (sandbox) ${launch.command} ${launch.args.join(' ')}\n`);
+          spawned = await spawnSandbox({
+            chain: {
+              cgroupProcs: procs,
+              volumeDir: paths.volumeDir,
+              hostIds,
+              bwrap: {
+                bwrapPath,
+                hostname: sandboxHostname(spec.instanceId),
+                rootEntries: await hostRootEntries(),
+                tmpfsBytes: spec.memoryMb * MIB,
+                command: [launch.command, ...launch.args],
+              },
+            },
+            files: { token: spec.jupyterToken, hostname: sandboxHostname(spec.instanceId) },
+            outputFd: logFile.fd,
+            env: launch.env,
+          });
+        } catch (err) {
+          await abandon({ cgroup, sandboxInit: null });
+          const tail = await readTail(paths.jupyterLog);
+          throw new Error(`${(err as Error).message}${tail ? `; last log lines:\n${tail}` : ''}`);
+        } finally {
+          await logFile.close();
+        }
+        server = spawned.init;
+        trackChild(server, spawned.exited);
+        place = { cgroup, sandboxInit: server };
+        await writeJson(paths.serverFile, localHandle(spec, server, port, place));
+        await runPreStart(place);
+        spawned.openGate();
+      } else {
+        place = { cgroup, sandboxInit: null };
+        await runPreStart(place);
+        try {
+          server = await spawnServer(launch, paths.jupyterLog, procs);
+        } catch (err) {
+          await abandon(place);
+          throw err;
+        }
+      }
+      const handle = localHandle(spec, server, port, place);
       await writeJson(paths.serverFile, handle);
       await hookRecords.bind(paths.hookPidsFile, server);
       for (const hook of asyncHooks) await hookRecords.add(paths.hookPidsFile, hook);
-      if (spec.hooks?.postStart) schedulePostStart(paths, spec.instanceId, spec.hooks.postStart, server, port);
-      log.info({ instanceId: spec.instanceId, pid: server.pid, port, program: spec.program }, 'jupyter launched');
+      if (spec.hooks?.postStart) schedulePostStart(paths, spec.instanceId, spec.hooks.postStart, server, port, place);
+      log.info({ instanceId: spec.instanceId, pid: server.pid, port, program: spec.program, sandboxed, limited: cgroup !== null }, 'jupyter launched');
+      const notes = await degradations();
       return {
         handle: { ...handle },
         target: { origin: `http://${host}:${port}`, basePath: spec.basePath, jupyterToken: spec.jupyterToken },
+        ...(notes.length > 0 && { notes }),
       };
     },
 
     stop,
     poll,
+    sample,
 
     async destroy(instanceId: string): Promise<void> {
       const paths = instancePaths(dataDir, instanceId);
       const leftover = await readJson<RuntimeHandle>(paths.serverFile);
       if (leftover) await stop(leftover, 2_000);
       await hookRecords.kill(paths.hookPidsFile, null);
-      await rm(paths.volumeDir, { recursive: true, force: true });
+      await volumes.remove(paths);
       await rm(paths.instanceDir, { recursive: true, force: true });
       log.info({ instanceId }, 'instance storage removed');
     },
 
     async resizeVolume(instanceId: string, capacityGb: number): Promise<void> {
-      if (!Number.isFinite(capacityGb) || capacityGb <= 0) throw new Error(`invalid capacity ${capacityGb} GB`);
       const paths = instancePaths(dataDir, instanceId);
-      if (!(await exists(paths.volumeDir))) throw new Error(`the volume of ${instanceId} does not exist`);
-      await mkdir(paths.instanceDir, { recursive: true, mode: 0o700 });
-      // Recorded only for now: enforcing it (quotas) comes with the sandbox.
-      await recordCapacity(paths, capacityGb, 'reject');
+      if (!(await exists(paths.volumeFile)) && !(await exists(paths.volumeDir))) throw new Error(`the volume of ${instanceId} does not exist`);
+      // A volume from before volume records: record it as a directory of its asked size first.
+      if (!(await exists(paths.volumeFile))) await ensureVolume(paths, capacityGb);
+      await volumes.grow(paths, capacityGb);
+      log.info({ instanceId, capacityGb }, 'volume grown');
+    },
+
+    // exec.ts: sessions of the SSH gateway, in the instance's environment (inside its sandbox).
+    async exec(handle, req) {
+      const h = parseLocalHandle(handle);
+      if (typeof h === 'string') throw new Error(`cannot exec: ${h}`);
+      const ref = h.cgroup ? parseCgroupRef(h.cgroup) : null;
+      return execInInstance(
+        {
+          dataDir,
+          instanceId: h.instanceId,
+          pythonPath,
+          cgroupProcs: ref ? procsFiles(ref) : [],
+          ...(h.sandboxed && { sandboxInit: { pid: h.pid, startTime: h.startTime } }),
+        },
+        req,
+      );
+    },
+    async listeningPorts(handle) {
+      const h = parseLocalHandle(handle);
+      return typeof h === 'string' ? [] : instanceListeningPorts(h.instanceId, h.pid);
     },
 
     async close(): Promise<void> {
       for (const controller of postStartWaiters.values()) controller.abort();
       postStartWaiters.clear();
+      await cgroups.close();
     },
+  };
+}
+
+/** Where a run's processes go: its cgroup (if limits are enforced) and its sandbox (if any). */
+interface Placement {
+  cgroup: CgroupRef | null;
+  sandboxInit: ProcessIdentity | null;
+}
+
+function localHandle(spec: InstanceSpec, server: ProcessIdentity, port: number, place: Placement): LocalHandle {
+  return {
+    v: 1,
+    kind: 'local',
+    instanceId: spec.instanceId,
+    program: spec.program,
+    pid: server.pid,
+    startTime: server.startTime,
+    bootId: bootId(),
+    port,
+    ...(place.sandboxInit && { sandboxed: true }),
+    ...(place.cgroup && { cgroup: place.cgroup }),
+    memoryMb: spec.memoryMb,
   };
 }

@@ -62,3 +62,34 @@ export async function terminate(id: ProcessIdentity, graceMs: number): Promise<T
   if (!(await waitGone(id, KILL_WAIT_MS))) throw new Error(`process ${id.pid} survived SIGKILL for ${KILL_WAIT_MS} ms`);
   return { signalled: true, killed: true };
 }
+
+/**
+ * Stops a sandbox given its init (pid 1 of its PID namespace): SIGTERM to the init's children
+ * (the Jupyter server, which shuts its kernels down), a grace period, then SIGKILL to the init,
+ * upon which the kernel kills every process left in the namespace. The init itself ignores
+ * SIGTERM (a namespace's init only gets the signals it handles).
+ */
+export async function terminateSandbox(init: ProcessIdentity, graceMs: number): Promise<TerminateResult> {
+  if (!(await isOurs(init))) return { signalled: false, killed: false };
+  if (graceMs > 0) {
+    for (const child of await descendants(init.pid)) {
+      const stat = await liveness(child);
+      if (stat.state === 'alive' && stat.stat.ppid === init.pid) {
+        try {
+          process.kill(child.pid, 'SIGTERM');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+    if (await waitGone(init, graceMs)) return { signalled: true, killed: false };
+  }
+  if (!(await isOurs(init))) return { signalled: true, killed: false };
+  try {
+    process.kill(init.pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+  if (!(await waitGone(init, KILL_WAIT_MS))) throw new Error(`sandbox init ${init.pid} survived SIGKILL for ${KILL_WAIT_MS} ms`);
+  return { signalled: true, killed: true };
+}

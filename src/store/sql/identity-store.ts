@@ -1,6 +1,7 @@
 // IdentityStore over Kysely: plain rows, one table per kind. Booleans are stored as 0/1.
 import type { Kysely, Selectable } from 'kysely';
 import type { AccessKey, AuthToken, Project, Role, User } from '../../domain/identity.ts';
+import type { ProjectQuotaLimits } from '../../domain/quota.ts';
 import type { IdentityStore } from '../store.ts';
 import type { AccessKeysTable, AuthTokensTable, Database, ProjectsTable, UsersTable } from './schema.ts';
 
@@ -142,6 +143,114 @@ export function createIdentityStore(db: Kysely<Database>): IdentityStore {
 
     async deleteAccessKey(accessKey) {
       await db.deleteFrom('access_keys').where('access_key', '=', accessKey).execute();
+    },
+
+    async listProjects() {
+      const rows = await db.selectFrom('projects').selectAll().orderBy('create_at').orderBy('id').execute();
+      return rows.map(toProject);
+    },
+
+    async getProjectByName(name) {
+      const row = await db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
+      return row && toProject(row);
+    },
+
+    async updateProject(p) {
+      await db.updateTable('projects').set({ name: p.name }).where('id', '=', p.id).execute();
+    },
+
+    async deleteProject(id) {
+      // Explicit rather than relying on cascades: users.project_id has none, and SQLite only
+      // cascades with foreign_keys on.
+      await db.transaction().execute(async (tx) => {
+        const users = tx.selectFrom('users').select('id').where('project_id', '=', id);
+        await tx.deleteFrom('auth_tokens').where('user_id', 'in', users).execute();
+        await tx.deleteFrom('access_keys').where('user_id', 'in', users).execute();
+        await tx.deleteFrom('users').where('project_id', '=', id).execute();
+        await tx.deleteFrom('quotas').where('project_id', '=', id).execute();
+        await tx.deleteFrom('projects').where('id', '=', id).execute();
+      });
+    },
+
+    async listUsers({ projectId, name }) {
+      let q = db.selectFrom('users').selectAll();
+      if (projectId !== undefined) q = q.where('project_id', '=', projectId);
+      if (name !== undefined) q = q.where('name', '=', name);
+      const rows = await q.orderBy('create_at').orderBy('id').execute();
+      return rows.map(toUser);
+    },
+
+    async updateUser(u) {
+      await db
+        .updateTable('users')
+        .set({ name: u.name, role: u.role, system_admin: u.systemAdmin ? 1 : 0, password_hash: u.passwordHash })
+        .where('id', '=', u.id)
+        .execute();
+    },
+
+    async deleteUser(id) {
+      await db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('auth_tokens').where('user_id', '=', id).execute();
+        await tx.deleteFrom('access_keys').where('user_id', '=', id).execute();
+        await tx.deleteFrom('quotas').where('subject', '=', `user:${id}`).execute();
+        await tx.deleteFrom('users').where('id', '=', id).execute();
+      });
+    },
+
+    async countSystemAdmins() {
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('system_admin', '=', 1)
+        .executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+
+    async revokeUserTokens(userId, now) {
+      const result = await db
+        .updateTable('auth_tokens')
+        .set({ revoked: 1 })
+        .where('user_id', '=', userId)
+        .where('revoked', '=', 0)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+
+    async deleteExpiredTokens(before) {
+      const result = await db.deleteFrom('auth_tokens').where('expires_at', '<', before).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    async updateAccessKey(k) {
+      await db
+        .updateTable('access_keys')
+        .set({ status: k.status, description: k.description })
+        .where('access_key', '=', k.accessKey)
+        .execute();
+    },
+
+    async getQuota(projectId, subject) {
+      const row = await db
+        .selectFrom('quotas')
+        .select('doc')
+        .where('project_id', '=', projectId)
+        .where('subject', '=', subject)
+        .executeTakeFirst();
+      return row && (JSON.parse(row.doc) as Partial<ProjectQuotaLimits>);
+    },
+
+    async putQuota(projectId, subject, limits, now) {
+      const doc = JSON.stringify(limits);
+      await db
+        .insertInto('quotas')
+        .values({ project_id: projectId, subject, doc, update_at: now })
+        .onConflict((oc) => oc.columns(['project_id', 'subject']).doUpdateSet({ doc, update_at: now }))
+        .execute();
+    },
+
+    async deleteQuota(projectId, subject) {
+      await db.deleteFrom('quotas').where('project_id', '=', projectId).where('subject', '=', subject).execute();
     },
   };
 }

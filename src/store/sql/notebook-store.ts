@@ -250,6 +250,25 @@ export function createNotebookStore(db: Kysely<Database>): NotebookStore {
       return countOf(row);
     },
 
+    async usageRows(projectId) {
+      const rows = await db
+        .selectFrom('notebooks')
+        .select(['id', 'owner_id', 'status', 'flavor_id', 'doc'])
+        .where('project_id', '=', projectId)
+        .where('status', '!=', 'DELETED')
+        .execute();
+      return rows.map((r) => {
+        const { volume } = JSON.parse(r.doc) as Pick<Notebook, 'volume'>;
+        return {
+          id: r.id,
+          ownerId: r.owner_id,
+          status: r.status as NotebookStatus,
+          flavorId: r.flavor_id,
+          storageGb: volume.pendingCapacityGb ?? volume.capacityGb,
+        };
+      });
+    },
+
     async events(notebookId, afterId, limit) {
       const rows = await db
         .selectFrom('notebook_events')
@@ -259,6 +278,11 @@ export function createNotebookStore(db: Kysely<Database>): NotebookStore {
         .orderBy('id')
         .limit(limit)
         .execute();
+      return rows.map(toEvent);
+    },
+
+    async eventsSince(afterId, limit) {
+      const rows = await db.selectFrom('notebook_events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
       return rows.map(toEvent);
     },
 

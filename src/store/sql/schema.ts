@@ -85,6 +85,60 @@ export interface AccessKeysTable {
   create_at: number;
 }
 
+export interface QuotasTable {
+  project_id: string;
+  /** 'project', 'user-default' or 'user:<id>'. */
+  subject: string;
+  doc: string;
+  update_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  project_id: string | null;
+  actor_id: string | null;
+  actor_name: string | null;
+  source_ip: string;
+  method: string;
+  path: string;
+  operation: string;
+  target: string | null;
+  status_code: number;
+  error_code: string | null;
+  request_id: string;
+}
+
+export interface KeypairsTable {
+  project_id: string;
+  name: string;
+  user_id: string;
+  type: string;
+  public_key: string;
+  fingerprint: string;
+  create_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  hook_id: string;
+  event_id: number;
+  notebook_id: string;
+  /** The JSON body, exactly as sent. */
+  body: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  create_at: number;
+  last_error: string | null;
+  delivered_at: number | null;
+}
+
+export interface EventCursorsTable {
+  name: string;
+  event_id: number;
+}
+
 export interface Database {
   notebooks: NotebooksTable;
   notebook_tags: NotebookTagsTable;
@@ -94,6 +148,11 @@ export interface Database {
   users: UsersTable;
   auth_tokens: AuthTokensTable;
   access_keys: AccessKeysTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  event_cursors: EventCursorsTable;
+  keypairs: KeypairsTable;
+  quotas: QuotasTable;
+  audit_log: AuditLogTable;
 }
 
 export type StoreKind = 'sqlite' | 'postgres';

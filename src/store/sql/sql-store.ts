@@ -2,9 +2,12 @@
 // (sqlite.ts, postgres.ts) supply the connection and their way of serialising migrations.
 import { sql, type Kysely } from 'kysely';
 import type { Store } from '../store.ts';
+import { createAuditStore } from './audit-store.ts';
 import { createIdentityStore } from './identity-store.ts';
 import { createImageStore } from './image-store.ts';
+import { createKeyPairStore } from './keypair-store.ts';
 import { createNotebookStore } from './notebook-store.ts';
+import { createWebhookStore } from './webhook-store.ts';
 import type { Database, StoreKind } from './schema.ts';
 
 export interface SqlStoreDeps {
@@ -20,6 +23,9 @@ export function createSqlStore({ db, kind, migrate }: SqlStoreDeps): Store {
     notebooks: createNotebookStore(db),
     images: createImageStore(db),
     identity: createIdentityStore(db),
+    webhooks: createWebhookStore(db),
+    keypairs: createKeyPairStore(db),
+    audit: createAuditStore(db),
     migrate,
     async ping() {
       await sql`select 1`.execute(db);

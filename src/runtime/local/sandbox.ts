@@ -1,0 +1,272 @@
+// Running an instance inside a bubblewrap sandbox (command lines in sandbox-argv.ts): detecting
+// whether the host can, giving each instance a host uid of its own, and spawning the sandbox
+// with its init's identity read from bwrap's --info-fd.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, chown, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { readJson, writeJson } from './json-file.ts';
+import { descendants, readProcStat } from './process-identity.ts';
+import type { ProcessIdentity } from './process-identity.ts';
+import { terminateSandbox } from './terminate.ts';
+import { SANDBOX, sandboxGroup, sandboxHosts, sandboxLaunch, sandboxPasswd } from './sandbox-argv.ts';
+import type { LaunchChainInput, RootEntry, SandboxFds } from './sandbox-argv.ts';
+
+export type SandboxMode = 'auto' | 'on' | 'off';
+
+export interface SandboxSupport {
+  available: boolean;
+  /** How instances are isolated here, or why they are not. */
+  message: string;
+}
+
+/** The fds a sandbox launch uses (sh handles 3..9; the staging script takes 9 for itself). */
+export const SANDBOX_FDS: SandboxFds = { info: 3, gate: 4, token: 5, passwd: 6, group: 7, hosts: 8 };
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const isRoot = () => process.getuid?.() === 0;
+
+/** The instance's host uid and gid, or null when notebookd is not root (bwrap then runs as notebookd's user). */
+export interface HostIds {
+  uid: number;
+  gid: number;
+}
+
+export interface SandboxFiles {
+  token: string;
+  hostname: string;
+}
+
+export interface SpawnedSandbox {
+  child: ChildProcess;
+  /** The sandbox's init (pid 1 inside): the instance lives exactly as long as it does. */
+  init: ProcessIdentity;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Lets the server start (after BLOCK pre_start hooks). */
+  openGate(): void;
+}
+
+async function executable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Top-level entries of / the sandbox re-creates: symlinks on merged-/usr hosts, read-only binds otherwise. */
+export async function hostRootEntries(): Promise<RootEntry[]> {
+  const out: RootEntry[] = [];
+  for (const path of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+    const info = await lstat(path).catch(() => null);
+    if (!info) continue;
+    if (info.isSymbolicLink()) out.push({ path, symlink: await readlink(path) });
+    else if (info.isDirectory()) out.push({ path });
+  }
+  return out;
+}
+
+async function hostFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => '');
+}
+
+function writeAndClose(stream: unknown, content: string): void {
+  const w = stream as Writable | null;
+  if (!w) return;
+  w.on('error', () => {}); // bwrap died before reading: the exit is reported instead
+  w.end(content);
+}
+
+/**
+ * Spawns a sandbox (detached: its own session, outliving notebookd) whose server waits at the
+ * gate. Resolves once bwrap reports the init's pid; rejects with bwrap's complaint if it fails.
+ */
+export async function spawnSandbox(opts: {
+  chain: Omit<LaunchChainInput, 'bwrap'> & { bwrap: Omit<LaunchChainInput['bwrap'], 'fds'> };
+  files: SandboxFiles;
+  /** Where stdout and stderr go (the server's log). */
+  outputFd: number | 'ignore';
+  env: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<SpawnedSandbox> {
+  const launch = sandboxLaunch({ ...opts.chain, bwrap: { ...opts.chain.bwrap, fds: SANDBOX_FDS } });
+  const [passwd, group, hosts] = await Promise.all([hostFile('/etc/passwd'), hostFile('/etc/group'), hostFile('/etc/hosts')]);
+  const child = spawn(launch.command, launch.args, {
+    cwd: '/',
+    env: opts.env,
+    detached: true,
+    stdio: ['ignore', opts.outputFd, opts.outputFd, 'pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+  });
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  child.unref();
+  const stdio = child.stdio as unknown as (Writable & NodeJS.ReadableStream)[];
+  writeAndClose(stdio[SANDBOX_FDS.token], opts.files.token);
+  writeAndClose(stdio[SANDBOX_FDS.passwd], sandboxPasswd(passwd));
+  writeAndClose(stdio[SANDBOX_FDS.group], sandboxGroup(group));
+  writeAndClose(stdio[SANDBOX_FDS.hosts], sandboxHosts(hosts, opts.files.hostname));
+  const gate = stdio[SANDBOX_FDS.gate]!;
+  gate.on('error', () => {});
+  const info = stdio[SANDBOX_FDS.info]!;
+  let infoText = '';
+  info.on('data', (chunk: Buffer) => (infoText += chunk.toString('utf8')));
+  // Unref'd handles: a notebookd that exits must not wait for a sandbox.
+  for (const s of stdio) (s as unknown as { unref?: () => void } | null)?.unref?.();
+
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let initPid: number | null = null;
+  while (initPid === null) {
+    const m = /"child-pid"\s*:\s*(\d+)/.exec(infoText);
+    if (m) initPid = Number(m[1]);
+    else if (exit) break;
+    else if (Date.now() > deadline) break;
+    else await delay(5);
+  }
+  const stat = initPid ? await readProcStat(initPid) : null;
+  if (!initPid || !stat) {
+    gate.destroy();
+    if (!exit) child.kill('SIGKILL');
+    const ended = await Promise.race([exited, delay(1_000).then(() => null)]);
+    const how = ended ? (ended.code !== null ? `exit code ${ended.code}` : `signal ${ended.signal}`) : 'no answer';
+    throw new Error(`the sandbox did not start (${how})`);
+  }
+  // bwrap reports the init's pid before it has written the user namespace's id maps and made
+  // the mounts; the sandbox is ready to be entered once its command (the gate) runs.
+  const init = { pid: stat.pid, startTime: stat.startTime };
+  while (!(await gateRunning(init.pid))) {
+    if (exit || Date.now() > deadline) {
+      gate.destroy();
+      if (!exit) await terminateSandbox(init, 0).catch(() => {});
+      throw new Error(`the sandbox did not start (${exit ? `exit code ${(exit as { code: number | null }).code}` : 'its command never ran'})`);
+    }
+    await delay(5);
+  }
+  return {
+    child,
+    init,
+    exited,
+    openGate() {
+      gate.end('go\n');
+    },
+  };
+}
+
+async function gateRunning(initPid: number): Promise<boolean> {
+  for (const child of await descendants(initPid)) {
+    const argv = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv[3] === 'notebookd-gate') return true;
+  }
+  return false;
+}
+
+/**
+ * Whether sandboxes work here: bwrap must exist and a real (tiny) sandbox must start and exit 0,
+ * through the same launch chain instances use.
+ */
+export async function probeSandbox(opts: { mode: SandboxMode; bwrapPath: string; uidBase: number }): Promise<SandboxSupport> {
+  if (opts.mode === 'off') {
+    return { available: false, message: 'the sandbox is switched off (localRuntime.sandbox = off): instances run as notebookd\'s user, without isolation' };
+  }
+  const install = 'install it with: apt-get install bubblewrap';
+  if (!(await executable(opts.bwrapPath))) {
+    return { available: false, message: `bubblewrap is not installed (${opts.bwrapPath} not found): instances run WITHOUT a sandbox; ${install}` };
+  }
+  for (const tool of ['/usr/bin/nsenter', ...(isRoot() ? ['/usr/bin/unshare', '/usr/bin/setpriv'] : [])]) {
+    if (!(await executable(tool))) return { available: false, message: `${tool} (util-linux) is missing: instances run WITHOUT a sandbox` };
+  }
+  const scratch = await mkdtemp(join(tmpdir(), 'notebookd-sandbox-probe-'));
+  try {
+    const hostIds = isRoot() ? { uid: opts.uidBase, gid: opts.uidBase } : null;
+    if (hostIds) await chown(scratch, hostIds.uid, hostIds.gid);
+    const spawned = await spawnSandbox({
+      chain: {
+        cgroupProcs: [],
+        volumeDir: scratch,
+        hostIds,
+        bwrap: {
+          bwrapPath: opts.bwrapPath,
+          hostname: 'notebook-probe',
+          rootEntries: await hostRootEntries(),
+          tmpfsBytes: 1 << 20,
+          command: ['/bin/sh', '-c', `test "$(id -u)" = ${SANDBOX.uid} && test -w ${SANDBOX.work}`],
+        },
+      },
+      files: { token: 'probe', hostname: 'notebook-probe' },
+      outputFd: 'ignore',
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+    });
+    spawned.openGate();
+    const ended = await Promise.race([spawned.exited, delay(15_000).then(() => null)]);
+    if (!ended) {
+      spawned.child.kill('SIGKILL');
+      return { available: false, message: `bubblewrap at ${opts.bwrapPath} hung in a test sandbox: instances run WITHOUT a sandbox` };
+    }
+    if (ended.code !== 0) {
+      return { available: false, message: `bubblewrap at ${opts.bwrapPath} cannot create a sandbox here (test sandbox ended with ${ended.code ?? ended.signal}): instances run WITHOUT a sandbox` };
+    }
+    const who = hostIds ? 'an unprivileged host uid of its own' : "notebookd's own uid (not root)";
+    return {
+      available: true,
+      message: `instances run in bubblewrap sandboxes (own mount, PID, IPC and UTS namespaces; ${SANDBOX.user} mapped to ${who}; volume at ${SANDBOX.work})`,
+    };
+  } catch (e) {
+    return { available: false, message: `bubblewrap at ${opts.bwrapPath} cannot create a sandbox here (${(e as Error).message}): instances run WITHOUT a sandbox` };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+// ---- host uids: one per instance, remembered in instances/<id>/sandbox.json ----
+
+const UID_SPAN = 60_000;
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** Serialises allocations within this process: two prepares must not pick the same uid. */
+let allocation: Promise<unknown> = Promise.resolve();
+
+/**
+ * The host uid (and gid) of an instance's sandbox user: base + a hash of the id, probing past
+ * uids other instances of this data directory hold. Different data directories (two notebookd
+ * on one host) should use different bases.
+ */
+export async function sandboxHostIds(instancesDir: string, instanceId: string, uidBase: number): Promise<HostIds> {
+  const own = join(instancesDir, instanceId, 'sandbox.json');
+  const run = async (): Promise<HostIds> => {
+    const existing = await readJson<HostIds>(own);
+    if (existing && Number.isInteger(existing.uid) && Number.isInteger(existing.gid)) return existing;
+    const taken = new Set<number>();
+    for (const id of await readdir(instancesDir).catch(() => [] as string[])) {
+      if (id === instanceId) continue;
+      const other = await readJson<HostIds>(join(instancesDir, id, 'sandbox.json'));
+      if (other) taken.add(other.uid);
+    }
+    let slot = fnv1a(instanceId) % UID_SPAN;
+    while (taken.has(uidBase + slot)) slot = (slot + 1) % UID_SPAN;
+    const ids = { uid: uidBase + slot, gid: uidBase + slot };
+    await mkdir(join(instancesDir, instanceId), { recursive: true, mode: 0o700 });
+    await writeJson(own, ids, 0o644);
+    return ids;
+  };
+  const next = allocation.then(run, run);
+  allocation = next.catch(() => {});
+  return next;
+}

@@ -1,0 +1,152 @@
+// Shared by the identity API tests: a clock that can jump ahead while the loops keep running on
+// real time, logins, users with tokens, AK/SK-signing clients, and the official SDK core as client.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { ClientBuilder } from '@huaweicloud/huaweicloud-sdk-core/ClientBuilder.js';
+import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
+import type { HcClient } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
+import { signRequest } from '../../src/auth/request-signer.ts';
+import { systemClock, type Clock } from '../../src/clock.ts';
+import { ApiClient, PROJECT, type ApiResponse, type TestService } from '../support/service.ts';
+
+/**
+ * Real time plus an offset the test moves forward: tokens expire, signatures go stale and locks
+ * run out on demand, while the reconciler's sleeps stay real so instances still converge.
+ */
+export class SkewedClock implements Clock {
+  offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return systemClock.sleep(ms, signal);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export const login = (svc: TestService, body: unknown) => svc.api.withHeaders({}).post('/v3/auth/tokens', body);
+
+export const passwordBody = (name: string, password: string, scope?: { id?: string; name?: string }) => ({
+  auth: {
+    identity: { methods: ['password'], password: { user: { name, password } } },
+    ...(scope && { scope: { project: scope } }),
+  },
+});
+
+/** Logs in and returns the token; fails the test on anything but 201. */
+export async function tokenFor(svc: TestService, name: string, password: string, projectId = PROJECT): Promise<string> {
+  const res = await login(svc, passwordBody(name, password, { id: projectId }));
+  assert.equal(res.status, 201, `login of ${name}: ${JSON.stringify(res.body)}`);
+  const token = res.headers.get('x-subject-token');
+  assert.ok(token);
+  return token;
+}
+
+export interface TestUser {
+  id: string;
+  name: string;
+  password: string;
+  projectId: string;
+  token: string;
+  api: ApiClient;
+}
+
+/** Creates a user through the API as `admin` (default: the bootstrap system administrator) and logs in. */
+export async function createUser(
+  svc: TestService,
+  name: string,
+  opts: { role?: string; projectId?: string; systemAdmin?: boolean; admin?: ApiClient } = {},
+): Promise<TestUser> {
+  const password = `pw-${name}-0123456789`;
+  const projectId = opts.projectId ?? PROJECT;
+  const res = await (opts.admin ?? svc.api).post('/v3/users', {
+    user: { name, password, default_project_id: projectId, role: opts.role ?? 'member', ...(opts.systemAdmin && { system_admin: true }) },
+  });
+  assert.equal(res.status, 201, `create user ${name}: ${JSON.stringify(res.body)}`);
+  const token = await tokenFor(svc, name, password, projectId);
+  return { id: res.body.user.id, name, password, projectId, token, api: svc.api.withHeaders({ 'X-Auth-Token': token }) };
+}
+
+export async function createProject(svc: TestService, name: string): Promise<string> {
+  const res = await svc.api.post('/v3/projects', { project: { name } });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.project.id;
+}
+
+/** Asserts an error response: status and ModelArts/APIGW code. */
+export function assertError(res: ApiResponse, status: number, code: string, what = ''): void {
+  const shown = JSON.stringify(res.body)?.slice(0, 300);
+  assert.equal(res.status, status, `${what} → ${res.status} ${shown}`);
+  assert.equal(res.body?.error_code, code, `${what} → ${shown}`);
+}
+
+/** An ApiClient-shaped client that signs every request with AK/SK (our signer, byte-identical to the core's for JSON). */
+export class SignedClient {
+  constructor(
+    readonly base: string,
+    readonly accessKey: string,
+    readonly secretKey: string,
+    private readonly clock: Clock = systemClock,
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {}
+
+  async request<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const url = new URL(path, this.base);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers = signRequest({
+      method,
+      url,
+      headers: { 'content-type': 'application/json', ...this.extraHeaders },
+      ...(text !== undefined && { body: text }),
+      accessKey: this.accessKey,
+      secretKey: this.secretKey,
+      now: this.clock.now(),
+    });
+    const res = await fetch(url, { method, headers, ...(text !== undefined && { body: text }) });
+    const raw = await res.text();
+    let parsed: unknown = raw;
+    try {
+      parsed = raw ? JSON.parse(raw) : undefined;
+    } catch {
+      /* keep the text */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get = <T = any>(path: string) => this.request<T>('GET', path);
+  post = <T = any>(path: string, body?: unknown) => this.request<T>('POST', path, body);
+  put = <T = any>(path: string, body?: unknown) => this.request<T>('PUT', path, body);
+  patch = <T = any>(path: string, body?: unknown) => this.request<T>('PATCH', path, body);
+  delete = <T = any>(path: string, body?: unknown) => this.request<T>('DELETE', path, body);
+}
+
+/** The official Node core as the ModelArts client does it: BasicCredentials with AK, SK and project id. */
+export function officialCoreClient(endpoint: string, ak: string, sk: string, projectId: string): HcClient {
+  const credentials = new BasicCredentials().withAk(ak).withSk(sk).withProjectId(projectId);
+  return new ClientBuilder<HcClient>((hc) => hc).withEndpoint(endpoint).withCredential(credentials).build();
+}
+
+/**
+ * The core logs every failed request at ERROR through log4js, Authorization header included; the
+ * tests provoke failures on purpose, so its logging is switched off (after the core configured it).
+ */
+export function silenceSdkCoreLogs(): void {
+  const requireFromCore = createRequire(createRequire(import.meta.url).resolve('@huaweicloud/huaweicloud-sdk-core'));
+  const log4js = requireFromCore('log4js') as { configure(c: unknown): void };
+  log4js.configure({ appenders: { none: { type: 'stdout' } }, categories: { default: { appenders: ['none'], level: 'off' } } });
+}
+
+/** Polls an instance of any project (waitForNotebook knows only the bootstrap project) until `done` holds. */
+export async function waitForInstance(api: ApiClient, projectId: string, id: string, done: (nb: any) => boolean, timeoutMs = 20_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await api.get(`/v1/${projectId}/notebooks/${id}`);
+    last = res.body;
+    if (res.status === 200 && done(last)) return last;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`notebook ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 400)}`);
+}
