@@ -39,6 +39,10 @@ export function toDomainError(error: unknown): DomainError {
       return errors.invalidPayload('(unsupported content type; send application/json)');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new DomainError('ModelArts.6400', 'Invalid request payload (too large), please check.', 413);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return errors.invalidArgument('A path parameter is too long.');
+    case 'FST_ERR_BAD_URL':
+      return errors.invalidArgument('The URL is not validly encoded.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return errors.invalidPayload('(empty or truncated body)');

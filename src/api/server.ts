@@ -83,6 +83,10 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes,
     genReqId: () => randomUUID(),
+    // URLs the router refuses (bad encoding, a parameter over maxParamLength) get our error format too.
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, error);
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     // Body types are checked strictly (no "123" for 123); query strings stay strings and are parsed by the service.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },

@@ -70,10 +70,11 @@ export function checkDuration(durationMs: number, policy: LeasePolicy, allowDisa
   const maxMs = longestMs(policy);
   if (durationMs === -1) {
     if (allowDisableHere && disableAllowed(policy)) return;
-    const why =
-      allowDisableHere && policy.allowDisable && policy.maxRunningMs !== null
+    const why = !allowDisableHere
+      ? 'Disabling auto-stop (-1) is not allowed here.'
+      : policy.maxRunningMs !== null
         ? `Auto-stop cannot be disabled (-1): an instance of this flavor runs at most ${humanMs(policy.maxRunningMs)} per start.`
-        : 'Disabling auto-stop (-1) is not allowed here.';
+        : 'Auto-stop cannot be disabled (-1) for this flavor.';
     throw errors.durationRange(policy.minMs, maxMs, why);
   }
   if (!Number.isSafeInteger(durationMs) || durationMs < policy.minMs || durationMs > maxMs) {

@@ -55,6 +55,7 @@ export async function createAccess(deps: AccessDeps): Promise<Access> {
     clientAddress: createClientAddressResolver(settings.access),
     credentialTtlMs: settings.access.credentialTtlMs,
     secureCookies: settings.publicUrl.startsWith('https:'),
+    publicOrigin: new URL(settings.publicUrl).origin,
     ...(deps.authenticateToken && { authenticateToken: deps.authenticateToken }),
     ...(deps.sessionCookie && { sessionCookie: deps.sessionCookie }),
     log,

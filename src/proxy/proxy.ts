@@ -39,6 +39,8 @@ export interface ProxyDeps {
   credentialTtlMs: number;
   /** Mark cookies Secure (the public URL is https). */
   secureCookies: boolean;
+  /** The public URL's origin: besides the request's own Host, where cookie-only writes may come from. */
+  publicOrigin?: string;
   /** Resolves a console token (X-Auth-Token) to its user; rejects when it is not valid. */
   authenticateToken?: (token: string) => Promise<Caller>;
   /** The console's session cookie, whose value is a console token (if the console uses one). */
@@ -148,7 +150,8 @@ export function createProxy(deps: ProxyDeps) {
     const origin = headerOf(req.headers, 'origin');
     if (!origin || origin === 'null') return origin === undefined;
     try {
-      return new URL(origin).host === headerOf(req.headers, 'host');
+      const url = new URL(origin);
+      return url.host === headerOf(req.headers, 'host') || url.origin === deps.publicOrigin;
     } catch {
       return false;
     }

@@ -40,12 +40,7 @@ while True:
         if not data:
             break
         write_all(1, data)
-    if 0 in ready:
-        data = os.read(0, 65536)
-        if data:
-            write_all(master, data)
-        else:
-            fds.remove(0)
+    # sizes first: keystrokes that follow a resize should see the new size
     if 3 in ready:
         data = os.read(3, 1024)
         if not data:
@@ -58,6 +53,12 @@ while True:
                 size(r, c)
             except (ValueError, OSError):
                 pass
+    if 0 in ready:
+        data = os.read(0, 65536)
+        if data:
+            write_all(master, data)
+        else:
+            fds.remove(0)
 status = os.waitpid(pid, 0)[1]
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)

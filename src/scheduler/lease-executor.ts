@@ -64,9 +64,11 @@ export function createLeaseExecutor(deps: LeaseExecutorDeps) {
   const listeners = new Set<(stats: ExpiryStats) => void>();
 
   /** Re-checks one instance under compare-and-set and warns or stops it if that is still due at `passAt`. */
-  async function handle(id: string, passAt: number, stats: ExpiryStats): Promise<boolean> {
+  async function handle(candidate: Notebook, passAt: number, stats: ExpiryStats): Promise<boolean> {
     let decided: LeaseAction | null = null;
-    const after = await mutateNotebook(store, id, (nb) => {
+    // The first attempt decides on the record the batch query returned (its version guards the
+    // write); anything that changed since makes the write conflict, and the fresh record decides.
+    const after = await mutateNotebook(store, candidate.id, (nb) => {
       // The pass's instant, or later if the pass took time: never decide on a stale "now".
       const now = Math.max(passAt, clock.now());
       decided = leaseAction(nb, now);
@@ -75,7 +77,7 @@ export function createLeaseExecutor(deps: LeaseExecutorDeps) {
       const t = requestStop(nb, now, decided.reason, stopMessage(nb, decided));
       const stopAt = decided.stopAt;
       return { ...t, events: t.events.map((e) => ({ ...e, data: { ...e.data, stopAt, lagMs: now - stopAt } })) };
-    });
+    }, candidate);
     const action = decided as LeaseAction | null;
     if (!after || !action) return false;
     if (action.kind === 'warn') {
@@ -103,7 +105,7 @@ export function createLeaseExecutor(deps: LeaseExecutorDeps) {
       if (idle.length > 0 && deps.flushActivity) await deps.flushActivity(idle);
       let progressed = 0;
       for (let i = 0; i < due.length; i += concurrency) {
-        const results = await Promise.all(due.slice(i, i + concurrency).map((nb) => handle(nb.id, now, stats)));
+        const results = await Promise.all(due.slice(i, i + concurrency).map((nb) => handle(nb, now, stats)));
         progressed += results.filter(Boolean).length;
       }
       // A batch in which nothing changed would be read again as it is: wait for the next wake-up.

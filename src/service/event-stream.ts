@@ -64,6 +64,8 @@ export function createEventStreams(deps: EventStreamsDeps) {
             last = event.id ?? last;
             lastSentAt = clock.now();
             yield { kind: 'event', event };
+            // Nothing follows a deletion; a reconnecting client gets the 404.
+            if (event.type === 'notebook.deleted') return;
           }
           if (events.length === pageSize || dirty) continue;
           const silentMs = clock.now() - lastSentAt;

@@ -14,15 +14,18 @@ const MAX_ATTEMPTS = 8;
 /**
  * Applies `decide` to the current record until the write lands. `decide` returns null when there
  * is nothing to write (the result is then the current record) and may throw to refuse.
- * Resolves undefined when the notebook does not exist.
+ * Resolves undefined when the notebook does not exist. `readAlready` is a record the caller just
+ * read (e.g. a batch query): the first attempt decides on it, its version guarding the write, and
+ * only a conflict costs a re-read.
  */
 export async function mutateNotebook(
   store: Store,
   id: string,
   decide: (current: Notebook) => Change | null,
+  readAlready?: Notebook,
 ): Promise<Notebook | undefined> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await store.notebooks.get(id);
+    const current = attempt === 0 && readAlready?.id === id ? readAlready : await store.notebooks.get(id);
     if (!current) return undefined;
     const change = decide(current);
     if (!change) return current;

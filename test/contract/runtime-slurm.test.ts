@@ -257,6 +257,30 @@ describe('slurm runtime', { concurrency: true }, () => {
     assert.equal(left, '');
   });
 
+  it('exec runs a process in the job, in the volume, with the instance environment; a pty session too', async () => {
+    const s = spec();
+    const launched = await launch(s);
+    const run = async (argv: string[], pty?: { term: string; cols: number; rows: number }) => {
+      const child = await runtime.exec!(launched.handle, { argv, env: { LC_TEST: 'from-client' }, ...(pty && { pty }) });
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stdin!.end();
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      return { code, out };
+    };
+    const plain = await run(['/bin/sh', '-c', 'pwd; echo "home=$HOME job=$SLURM_JOB_ID client=$LC_TEST"; exit 3']);
+    assert.equal(plain.code, 3, plain.out);
+    const volume = join(dir, 'volumes', s.instanceId);
+    assert.match(plain.out, new RegExp(`^${volume}\\n`));
+    assert.match(plain.out, new RegExp(`home=${volume} job=${slurmJobId(launched.handle)} client=from-client`));
+    const tty = await run(['/bin/sh', '-c', 'test -t 0 && stty size'], { term: 'xterm', cols: 100, rows: 30 });
+    assert.equal(tty.code, 0, tty.out);
+    assert.match(tty.out, /30 100/);
+    await runtime.stop(launched.handle, 1_000);
+    await assert.rejects(() => runtime.exec!(launched.handle, { argv: ['true'] }), /is not running/);
+  });
+
   it('destroy cancels a running job and removes the volume', async () => {
     const s = spec();
     const launched = await launch(s);

@@ -49,6 +49,10 @@ describe('proxy forwarding', () => {
   before(async () => {
     backend = createServer((req, res) => {
       seen = req;
+      if (req.url!.endsWith('/page')) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        return res.end(`<body data-jupyter-api-token="${INTERNAL}"><a href="tree?token=${INTERNAL}">home</a> ${req.headers['accept-encoding'] ?? 'identity'}</body>`);
+      }
       if (req.url!.endsWith('/go-home')) {
         res.writeHead(302, { location: `http://127.0.0.1:${(backend.address() as AddressInfo).port}/nb/${nb.id}/tree` });
         return res.end();
@@ -121,6 +125,14 @@ describe('proxy forwarding', () => {
     assert.ok(cookies.some((c) => c.startsWith('_xsrf=')), JSON.stringify(cookies));
     assert.ok(!cookies.some((c) => c.startsWith('username-')), JSON.stringify(cookies));
     assert.ok(!JSON.stringify(res).includes(INTERNAL), 'the internal token never leaves');
+  });
+
+  it('gives pages the instance token where Jupyter embedded the internal one', async () => {
+    const res = await get(`${frontUrl}page`, { authorization: `token ${TOKEN}`, accept: 'text/html', 'accept-encoding': 'gzip' });
+    assert.equal(res.status, 200);
+    assert.ok(!res.body.includes(INTERNAL), res.body);
+    assert.equal(res.body, `<body data-jupyter-api-token="${TOKEN}"><a href="tree?token=${TOKEN}">home</a> identity</body>`);
+    assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.body));
   });
 
   it("makes the server's absolute redirects relative", async () => {

@@ -36,8 +36,8 @@ async function processesOf(uid: number): Promise<number[]> {
   return out;
 }
 
-// What a hook records about where it runs: user, host name, pid 1, whether Jupyter runs yet.
-const WHERE = `{ id -un; hostname; tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1; if grep -qs jupyter /proc/[0-9]*/cmdline; then echo jupyter-running; else echo no-jupyter; fi; pwd; }`;
+// What a hook records about where it runs: user, host name, pid 1, whether Jupyter (python3) runs yet.
+const WHERE = `{ id -un; hostname; tr '\\0' ' ' < /proc/1/cmdline | cut -d' ' -f1; if for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < "$f" | cut -d' ' -f1; done 2>/dev/null | grep -qx /usr/bin/python3; then echo jupyter-running; else echo no-jupyter; fi; pwd; }`;
 
 describe('sandbox: start hooks run inside the instance', () => {
   let dataDir: string;
@@ -45,7 +45,7 @@ describe('sandbox: start hooks run inside the instance', () => {
   const launched: Launched[] = [];
   const volumeOf = (id: string) => join(dataDir, 'volumes', id);
   const hostUidOf = async (id: string) => (JSON.parse(await readFile(join(dataDir, 'instances', id, 'sandbox.json'), 'utf8')) as { uid: number }).uid;
-  const hooksLog = (id: string) => readFile(join(dataDir, 'instances', id, 'hooks.log'), 'utf8');
+  const hooksLog = (id: string) => readFile(join(dataDir, 'instances', id, 'hooks.log'), 'utf8').catch(() => '');
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'notebookd-hooks-'));
@@ -60,7 +60,7 @@ describe('sandbox: start hooks run inside the instance', () => {
     const s = instanceSpec('hk-block', { hooks: { preStart: command(`${WHERE} > pre.txt; (sleep 300 &) ; echo started`) } });
     const l = await launchReady(runtime, s, launched);
     assert.equal(await readFile(join(volumeOf(s.instanceId), 'pre.txt'), 'utf8'), 'ma-user\nnotebook-hk-block\n/usr/bin/bwrap\nno-jupyter\n/home/ma-user/work\n');
-    const ps = await execIn(runtime, l, ['/bin/sh', '-c', 'grep -l "sleep" /proc/[0-9]*/cmdline | wc -l']);
+    const ps = await execIn(runtime, l, ['pgrep', '-c', '-x', 'sleep']);
     assert.equal(ps.stdout.trim(), '1', "the hook's background process is in the instance's PID namespace");
     assert.match(await hooksLog(s.instanceId), /started\n--- pre_start hook ended with exit code 0 ---/);
     const uid = await hostUidOf(s.instanceId);
@@ -99,7 +99,7 @@ describe('sandbox: start hooks run inside the instance', () => {
   });
 
   it('ASYNC pre_start: runs inside without holding the start; a failing one is logged and the instance runs on', async () => {
-    const ok = instanceSpec('hk-async', { hooks: { preStart: command(`sleep 1; ${WHERE} > async.txt`, 'ASYNC') } });
+    const ok = instanceSpec('hk-async', { hooks: { preStart: command(`sleep 1; ${WHERE} > async.tmp && mv async.tmp async.txt`, 'ASYNC') } });
     const l = await launchReady(runtime, ok, launched);
     const file = join(volumeOf(ok.instanceId), 'async.txt');
     await waitFor('the ASYNC hook to finish', 20_000, () => exists(file));
@@ -115,7 +115,7 @@ describe('sandbox: start hooks run inside the instance', () => {
   });
 
   it('post_start: runs inside once Jupyter listens (it sees the server); a failing one is logged and the instance runs on', async () => {
-    const ok = instanceSpec('hk-post', { hooks: { postStart: command(`${WHERE} > post.txt`, 'ASYNC') } });
+    const ok = instanceSpec('hk-post', { hooks: { postStart: command(`${WHERE} > post.tmp && mv post.tmp post.txt`, 'ASYNC') } });
     const l = await launchReady(runtime, ok, launched);
     const file = join(volumeOf(ok.instanceId), 'post.txt');
     await waitFor('the post_start hook to finish', 20_000, () => exists(file));
@@ -124,7 +124,7 @@ describe('sandbox: start hooks run inside the instance', () => {
 
     const bad = instanceSpec('hk-post-fail', { hooks: { postStart: command('echo "post broke"; exit 9', 'BLOCK') } });
     const l2 = await launchReady(runtime, bad, launched);
-    await waitFor('the failure in hooks.log', 20_000, async () => /post broke\n--- post_start hook ended with exit code 9 ---/.test(await hooksLog(bad.instanceId)).valueOf());
+    await waitFor('the failure in hooks.log', 20_000, async () => /post broke\n--- post_start hook ended with exit code 9 ---/.test(await hooksLog(bad.instanceId)));
     assert.deepEqual(await runtime.poll(l2.handle), { state: 'running' });
     await runtime.stop(l2.handle, 5_000);
   });

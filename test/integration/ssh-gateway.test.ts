@@ -184,12 +184,20 @@ describe('SSH gateway', () => {
   });
 });
 
+const WINCH_PROGRAM = [
+  'import os, signal, sys',
+  'size = lambda: print("%d %d" % (os.get_terminal_size(0).lines, os.get_terminal_size(0).columns), flush=True)',
+  'signal.signal(signal.SIGWINCH, lambda n, f: (size(), sys.exit(7)))',
+  'size()',
+  'while True: signal.pause()',
+].join('\n');
+
 describe('exec with a pty (the helper every host-process runtime uses)', () => {
   it('applies window sizes written to fd 3 and passes the exit status on', async () => {
     const launch = buildExecLaunch(
       { instanceId: 'i1', cwd: '/tmp', env: { PATH: '/usr/bin:/bin' }, pythonPath: '/usr/bin/python3' },
       // A new size sends SIGWINCH to the program, whose trap reports the size and exits.
-      { argv: ['/bin/bash', '-c', "trap 'stty size; exit 7' WINCH; stty size; while true; do read line; done"], pty: { term: 'xterm', cols: 100, rows: 30 } },
+      { argv: ['/usr/bin/python3', '-c', WINCH_PROGRAM], pty: { term: 'xterm', cols: 100, rows: 30 } },
     );
     const child = await spawnExec(launch);
     let out = '';

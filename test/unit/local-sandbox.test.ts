@@ -2,7 +2,7 @@
 // gets, cgroup path resolution and limit files, mountinfo parsing, hook argv.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cgroupDirs, instanceCgroup, limitWrites, oomCounterFile, parseCgroupRef, parseFlatKeyed, parseProcCgroup, resolveCgroupParents } from '../../src/runtime/local/cgroup-paths.ts';
+import { cgroupDirs, instanceCgroup, limitWrites, oomCounterFile, parentWeightWrite, parseCgroupRef, parseFlatKeyed, parseProcCgroup, resolveCgroupParents } from '../../src/runtime/local/cgroup-paths.ts';
 import { hookArgv } from '../../src/runtime/local/hooks.ts';
 import { buildJupyterLaunch } from '../../src/runtime/local/jupyter-command.ts';
 import { instancePaths } from '../../src/runtime/local/layout.ts';
@@ -298,6 +298,7 @@ describe('limitWrites', () => {
       { dir: '/m', file: 'memory.memsw.limit_in_bytes', value: '536870912', optional: true },
       { dir: '/c', file: 'cpu.cfs_period_us', value: '100000' },
       { dir: '/c', file: 'cpu.cfs_quota_us', value: '150000' },
+      { dir: '/c', file: 'cpu.shares', value: '1536' },
       { dir: '/p', file: 'pids.max', value: '256' },
     ]);
   });
@@ -306,8 +307,15 @@ describe('limitWrites', () => {
       { dir: '/g', file: 'memory.max', value: '536870912' },
       { dir: '/g', file: 'memory.swap.max', value: '0', optional: true },
       { dir: '/g', file: 'cpu.max', value: '150000 100000' },
+      { dir: '/g', file: 'cpu.weight', value: '150' },
       { dir: '/g', file: 'pids.max', value: '256' },
     ]);
+  });
+  it('the parent weighs as much as all its instances together (at least one CPU)', () => {
+    assert.deepEqual(parentWeightWrite({ version: 1, dirs: { cpu: '/c', memory: '/m' } }, 6.5), { dir: '/c', file: 'cpu.shares', value: '6656' });
+    assert.deepEqual(parentWeightWrite({ version: 1, dirs: { cpu: '/c' } }, 0), { dir: '/c', file: 'cpu.shares', value: '1024' });
+    assert.deepEqual(parentWeightWrite({ version: 2, dir: '/g' }, 3), { dir: '/g', file: 'cpu.weight', value: '300' });
+    assert.equal(parentWeightWrite({ version: 1, dirs: { memory: '/m' } }, 3), null);
   });
   it('the OOM counter is memory.oom_control (v1) or memory.events (v2), key oom_kill', () => {
     assert.deepEqual(oomCounterFile({ version: 1, dirs: { memory: '/m' } }), { path: '/m/memory.oom_control', key: 'oom_kill' });

@@ -117,6 +117,7 @@ export function limitWrites(ref: CgroupRef, limits: InstanceLimits): LimitWrite[
       { dir: ref.dir, file: 'memory.max', value: bytes },
       { dir: ref.dir, file: 'memory.swap.max', value: '0', optional: true },
       { dir: ref.dir, file: 'cpu.max', value: `${quotaUs} ${CPU_PERIOD_US}` },
+      { dir: ref.dir, file: 'cpu.weight', value: String(cpuWeight(2, limits.vcpus)) },
       { dir: ref.dir, file: 'pids.max', value: pids },
     ];
   }
@@ -130,9 +131,26 @@ export function limitWrites(ref: CgroupRef, limits: InstanceLimits): LimitWrite[
   if (cpu) {
     out.push({ dir: cpu, file: 'cpu.cfs_period_us', value: String(CPU_PERIOD_US) });
     out.push({ dir: cpu, file: 'cpu.cfs_quota_us', value: String(quotaUs) });
+    out.push({ dir: cpu, file: 'cpu.shares', value: String(cpuWeight(1, limits.vcpus)) });
   }
   if (pidsDir) out.push({ dir: pidsDir, file: 'pids.max', value: pids });
   return out;
+}
+
+/**
+ * The scheduler weight of `vcpus` worth of busy processes: v1 cpu.shares (1024 per CPU), v2
+ * cpu.weight (100 per CPU). A cgroup competes with its siblings as one entity, so without this
+ * every instance together would weigh as much as a single host process.
+ */
+export function cpuWeight(version: 1 | 2, vcpus: number): number {
+  return version === 1 ? Math.min(262_144, Math.max(2, Math.round(1024 * vcpus))) : Math.min(10_000, Math.max(1, Math.round(100 * vcpus)));
+}
+
+/** The parents' weight: the sum of their instances' vCPUs (at least one CPU's worth). */
+export function parentWeightWrite(parents: CgroupRef, totalVcpus: number): LimitWrite | null {
+  const vcpus = Math.max(1, totalVcpus);
+  if (parents.version === 2) return { dir: parents.dir, file: 'cpu.weight', value: String(cpuWeight(2, vcpus)) };
+  return parents.dirs.cpu ? { dir: parents.dirs.cpu, file: 'cpu.shares', value: String(cpuWeight(1, vcpus)) } : null;
 }
 
 /** `key value` lines (memory.stat, memory.oom_control, cpu.stat, memory.events) as numbers. */

@@ -2,13 +2,14 @@
 // the flavor's memory, CPU quota and a process-count limit. Processes join it before they exec
 // anything (see sandbox-argv.ts: the launch wrapper writes its own pid into cgroup.procs), so
 // nothing an instance forks can escape it.
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import {
   cgroupDirs,
   instanceCgroup,
   limitWrites,
   oomCounterFile,
+  parentWeightWrite,
   parseFlatKeyed,
   parseProcCgroup,
   resolveCgroupParents,
@@ -190,6 +191,21 @@ export function createCgroups(opts: { mode: LimitsMode; root: string }): Cgroups
 
   const ensure = () => (detected ??= detect());
 
+  /** Gives the parent the weight of all its instances' vCPUs (read back from their cpu.shares / cpu.weight). */
+  async function rebalance(parents: CgroupRef): Promise<void> {
+    const dir = parents.version === 2 ? parents.dir : parents.dirs.cpu;
+    if (!dir) return;
+    const file = parents.version === 2 ? 'cpu.weight' : 'cpu.shares';
+    const perCpu = parents.version === 2 ? 100 : 1024;
+    let total = 0;
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!entry.isDirectory()) continue;
+      total += ((await readNumber(posix.join(dir, entry.name, file))) ?? 0) / perCpu;
+    }
+    const write = parentWeightWrite(parents, total);
+    if (write) await writeFile(posix.join(write.dir, write.file), write.value).catch(() => {});
+  }
+
   return {
     async support() {
       return (await ensure()).support;
@@ -215,6 +231,7 @@ export function createCgroups(opts: { mode: LimitsMode; root: string }): Cgroups
           }
         }
       }
+      await rebalance(parents);
       return ref;
     },
 

@@ -7,16 +7,19 @@
 // (leaseChanged) as a backstop, while notebookd's lease executor stays the authority for the
 // exact stop time. The handle (job id + a per-start nonce kept in the job's comment) lets a
 // restarted notebookd adopt the job and never mistake another job for it.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildExecLaunch, spawnExec } from '../exec-process.ts';
 import type { ImageProgram } from '../../domain/catalog.ts';
 import { readTail } from '../local/file-tail.ts';
 import { readJson, writeJson } from '../local/json-file.ts';
 import { assertInstanceId, instancePaths } from '../local/layout.ts';
 import type { InstancePaths } from '../local/layout.ts';
-import { specProblem } from '../local/jupyter-command.ts';
+import { instanceEnv, specProblem } from '../local/jupyter-command.ts';
 import { createProgramCheck } from '../local/program-check.ts';
-import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeHandle } from '../runtime.ts';
+import type { Availability, ExecRequest, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeHandle } from '../runtime.ts';
 import { buildJobScript, hookFiles, jobComment, jobName, resourceArgs, sbatchArgs } from './job-script.ts';
 import { endedResult, initialTimeLimit, isAlive, isOver, jobView, parseSacct, parseScontrolRecord, timeLimitFor } from './job-state.ts';
 import type { ExitRecord, JobView } from './job-state.ts';
@@ -126,11 +129,8 @@ export type SlurmRuntime = Runtime & {
 };
 
 export function createSlurmRuntime(opts: SlurmRuntimeOptions): SlurmRuntime {
-  const cli: SlurmCli = createSlurmCli({
-    binDir: opts.binDir || undefined,
-    env: { ...opts.env, ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}) },
-    timeoutMs: opts.timeoutMs,
-  });
+  const cliEnv = { ...opts.env, ...(opts.slurmConf ? { SLURM_CONF: opts.slurmConf } : {}) };
+  const cli: SlurmCli = createSlurmCli({ binDir: opts.binDir || undefined, env: cliEnv, timeoutMs: opts.timeoutMs });
   const log = opts.log ?? silentLog;
   const sharedDir = opts.sharedDir;
   const pythonPath = opts.pythonPath || '/usr/bin/python3';
@@ -460,6 +460,30 @@ export function createSlurmRuntime(opts: SlurmRuntimeOptions): SlurmRuntime {
       if (current && capacityGb < current.capacityGb) throw new Error(`the volume cannot shrink from ${current.capacityGb} GB to ${capacityGb} GB`);
       // Recorded: quotas on the shared file system are the site's (e.g. an XFS project quota).
       await writeJson(paths.volumeFile, { capacityGb }, 0o644);
+    },
+
+    /**
+     * A process in the instance's job (srun --overlap into its allocation, on its node), with the
+     * instance's environment and the volume as working directory: the SSH gateway's sessions.
+     * With a pty, the window size is the one asked for at start (resizes do not cross srun).
+     */
+    async exec(handle: RuntimeHandle, req: ExecRequest): Promise<ChildProcess> {
+      const h = parseSlurmHandle(handle);
+      if (typeof h === 'string') throw new Error(`invalid handle: ${h}`);
+      const view = await showJob(h.jobId);
+      if (!view || !ours(view, h) || view.state !== 'RUNNING') throw new Error(`the instance ${h.instanceId} is not running (Slurm job ${h.jobId})`);
+      const paths = instancePaths(sharedDir, h.instanceId);
+      const env0 = { ...instanceEnv(paths, process.env), SLURM_JOB_ID: h.jobId };
+      const launch = buildExecLaunch({ instanceId: h.instanceId, cwd: paths.volumeDir, env: env0, pythonPath }, req);
+      const argv = launch.pty ? ['/bin/sh', '-c', 'exec "$@" 3</dev/null', 'sh', launch.command, ...launch.args] : [launch.command, ...launch.args];
+      const env = Object.entries(launch.env).map(([k, v]) => `${k}=${v}`);
+      return spawnExec({
+        command: opts.binDir ? join(opts.binDir, 'srun') : 'srun',
+        args: ['--jobid', h.jobId, '--overlap', '--nodes=1', '--ntasks=1', '--quiet', `--chdir=${paths.volumeDir}`, '--', '/usr/bin/env', '-i', ...env, ...argv],
+        cwd: '/',
+        env: { ...process.env, ...cliEnv } as Record<string, string>,
+        pty: launch.pty,
+      });
     },
 
     async leaseChanged(handle: RuntimeHandle, stopAt: number | null): Promise<void> {
