@@ -166,6 +166,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
         rawUrl: request.raw.url ?? request.url,
         headers: request.headers,
         rawBody: request.rawBody,
+        pathProjectId: (request.params as { project_id?: string } | undefined)?.project_id,
       });
     });
     await authed.register(notebookRoutes, { notebooks: deps.notebooks, catalog: deps.catalog, publicUrl: deps.publicUrl, ...(deps.sshAddress && { sshAddress: deps.sshAddress }), ...(deps.eventStreams && { eventStreams: deps.eventStreams }) });

@@ -55,7 +55,14 @@ export function createAuthenticator({ store, clock, log, lockout = createSignatu
     return { user, projectId: user.projectId, method: 'aksk' };
   }
 
-  return async function authenticate(req: SignedRequest): Promise<Caller> {
+  /** A system administrator may name any project in the path, but only one that exists. */
+  async function checkPathProject(caller: Caller, projectId: string | undefined): Promise<void> {
+    if (projectId === undefined || projectId === caller.projectId) return;
+    if (!caller.user.systemAdmin) throw errors.projectMismatch();
+    if (!(await store.identity.getProject(projectId))) throw errors.identityNotFound('project', projectId);
+  }
+
+  return async function authenticate(req: SignedRequest & { pathProjectId?: string }): Promise<Caller> {
     const authorization = header(req, 'authorization');
     let caller: Caller;
     if (authorization && /^SDK-HMAC-SHA256\s/i.test(authorization)) caller = await bySignature(req, authorization);
@@ -66,6 +73,7 @@ export function createAuthenticator({ store, clock, log, lockout = createSignatu
     }
     const projectHeader = header(req, 'x-project-id');
     if (projectHeader && projectHeader !== caller.projectId && !caller.user.systemAdmin) throw errors.projectMismatch();
+    await checkPathProject(caller, req.pathProjectId);
     return caller;
   };
 }

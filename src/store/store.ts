@@ -57,9 +57,9 @@ export interface NotebookStore {
   list(query: NotebookQuery): Promise<Page<Notebook>>;
   /** Instances the reconciler must look at: transitional statuses, or running ones to health-check. */
   listActive(): Promise<Notebook[]>;
-  /** The earliest lease stop time among RUNNING instances (the indexed due column), or null. */
+  /** The earliest due time (domain dueAt: the next expiry warning or stop) among RUNNING instances (the indexed due column), or null. */
   nextDueAt(): Promise<number | null>;
-  /** RUNNING instances whose stop time is at or before `now`, earliest first, at most `limit`. */
+  /** RUNNING instances due (dueAt) at or before `now`, earliest first, at most `limit`. */
   listDue(now: number, limit: number): Promise<Notebook[]>;
   /** Live (not DELETED) instances of one owner, optionally of one feature: for quotas. */
   countByOwner(projectId: string, ownerId: string, feature?: 'DEFAULT' | 'NOTEBOOK'): Promise<number>;

@@ -74,6 +74,15 @@ describe('projects (/v3/projects)', () => {
     assert.equal((await svc.api.get(`/v3/projects/${busy}`)).status, 200);
   });
 
+  it('a system administrator may name any project in a path, but one that does not exist is 404 and nothing is created there', async () => {
+    assertError(await svc.api.get('/v1/0000000000000000000000000000dead/notebooks'), 404, 'ModelArts.6404');
+    assertError(await svc.api.post('/v1/0000000000000000000000000000dead/notebooks', createBody()), 404, 'ModelArts.6404');
+    assertError(await svc.api.get('/v1/%3C%20%3E%2F../notebooks'), 404, 'ModelArts.6404');
+    assertError(await mia.api.get('/v1/0000000000000000000000000000dead/notebooks'), 403, 'ModelArts.0210', 'others learn nothing about which projects exist');
+    const count = await svc.service.store.notebooks.list({ projectId: '0000000000000000000000000000dead', sortKey: 'create_at', sortDir: 'DESC', offset: 0, limit: 10 });
+    assert.equal(count.total, 0);
+  });
+
   it('deleting a project deletes its users, and their tokens stop working', async () => {
     const gone = await createProject(svc, 'short-lived');
     const user = await createUser(svc, 'short-lived-user', { projectId: gone });

@@ -128,7 +128,7 @@ describe('token lifecycle', () => {
     clock.advance(60_000);
 
     assertError(await notebooksOf(token), 401, 'ModelArts.0203', 'at expiry');
-    assertError(await withToken(token).delete('/v3/auth/tokens'), 401, 'ModelArts.0203', 'an expired token cannot even revoke itself');
+    assertError(await withToken(token).request('DELETE', '/v3/auth/tokens', undefined, { 'X-Subject-Token': token }), 401, 'ModelArts.0203', 'an expired token cannot even revoke itself');
   });
 
   it('given a token, DELETE /v3/auth/tokens with X-Subject-Token revokes it at once; again is a no-op', async () => {
@@ -144,9 +144,14 @@ describe('token lifecycle', () => {
     assertError(await withToken(keep).request('GET', '/v3/auth/tokens', undefined, { 'X-Subject-Token': token }), 404, 'ModelArts.6404');
   });
 
-  it('without X-Subject-Token, DELETE revokes the caller\'s own token (sign-out)', async () => {
+  it('signs out with the caller\'s own token in X-Subject-Token; without the header nothing is revoked', async () => {
     const token = await tokenFor(svc, 'alice', alice.password);
-    assert.equal((await withToken(token).delete('/v3/auth/tokens')).status, 204);
+    assertError(await withToken(token).delete('/v3/auth/tokens'), 400, 'ModelArts.6335');
+    assertError(await withToken(token).get('/v3/auth/tokens'), 400, 'ModelArts.6335');
+    assert.equal((await notebooksOf(token)).status, 200, 'a DELETE without X-Subject-Token revoked nothing');
+
+    assert.equal((await withToken(token).request('DELETE', '/v3/auth/tokens', undefined, { 'X-Subject-Token': token })).status, 204);
+
     assertError(await notebooksOf(token), 401, 'ModelArts.0203');
   });
 
@@ -269,7 +274,7 @@ describe('secrets are never logged', () => {
     await new SignedClient(svc.url, cred.body.credential.access, sk.replace(/^./, 'Z'), clock).get(`/v1/${PROJECT}/notebooks`);
     await new SignedClient(svc.url, cred.body.credential.access, sk, clock).post(`/v1/${PROJECT}/notebooks`, createBody({ name: 'logged' }));
     await gina.api.request('GET', `/v1/${PROJECT}/notebooks`, undefined, { Authorization: `Bearer ${gina.token}` });
-    await gina.api.delete('/v3/auth/tokens');
+    await gina.api.request('DELETE', '/v3/auth/tokens', undefined, { 'X-Subject-Token': gina.token });
     const log = logLines.join('');
 
     for (const secret of [gina.password, 'gina-wrong-password', gina.token, sk, TOKEN, adminPassword]) {

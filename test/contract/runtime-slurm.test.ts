@@ -264,7 +264,7 @@ describe('slurm runtime', { concurrency: true }, () => {
       const child = await runtime.exec!(launched.handle, { argv, env: { LC_TEST: 'from-client' }, ...(pty && { pty }) });
       let out = '';
       child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr!.resume(); // srun adds "task 0: Exited with exit code N" there
       child.stdin!.end();
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       return { code, out };

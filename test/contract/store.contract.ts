@@ -336,8 +336,9 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
     });
 
     describe('lease due index', () => {
+      // No expiry warning here, so that the due time is the stop time (warnings: the case at the end).
       const running = (id: string, stopAt: number, enable = true, status: NotebookStatus = 'RUNNING') =>
-        makeNotebook({ id, status, lease: { ...newLease(T, { durationMs: stopAt - T }, DEFAULT_LEASE_POLICY), enable } });
+        makeNotebook({ id, status, lease: { ...newLease(T, { durationMs: stopAt - T }, { ...DEFAULT_LEASE_POLICY, warningLeadMs: 0 }), enable } });
       const seed = () => [
         running('due-2h', T + 2 * HOUR_MS),
         running('due-1h', T + HOUR_MS),
@@ -391,6 +392,17 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
 
         await store.notebooks.update({ ...moved, lease: { ...moved.lease, enable: false } }, []);
         assert.equal(await store.notebooks.nextDueAt(), T + HOUR_MS);
+      });
+
+      it('given a lease with a 10 min warning, then it is due at the warning time until warned, then at the stop time', async () => {
+        const warned = makeNotebook({ id: 'warned', status: 'RUNNING', lease: newLease(T, { durationMs: HOUR_MS }, { ...DEFAULT_LEASE_POLICY, warningLeadMs: 600_000 }) });
+        const stored = await store.notebooks.insert(warned, []);
+        assert.equal(await store.notebooks.nextDueAt(), T + HOUR_MS - 600_000);
+        assert.deepEqual(ids(await store.notebooks.listDue(T + HOUR_MS - 600_000, 10)), ['warned']);
+
+        await store.notebooks.update({ ...stored, lease: { ...stored.lease, warnedFor: T + HOUR_MS } }, []);
+        assert.equal(await store.notebooks.nextDueAt(), T + HOUR_MS);
+        assert.deepEqual(ids(await store.notebooks.listDue(T + HOUR_MS - 1, 10)), []);
       });
     });
 

@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { CONSOLE_DIST, ensureConsoleBundle } from '../../src/api/routes/console.ts';
 import type { Notebook } from '../../src/domain/notebook.ts';
 import { killLeftoverServers, localHandleOf } from '../support/notebookd-process.ts';
-import { PROJECT, startTestService, TOKEN, type TestService } from '../support/service.ts';
+import { PROJECT, startTestService, TOKEN, waitForNotebook, type TestService } from '../support/service.ts';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 const NB = `/v1/${PROJECT}/notebooks`;
@@ -81,7 +81,12 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
 
   const api = () => svc.api;
   const show = async (): Promise<any> => (await api().get(`${NB}/${notebookId}`)).body;
-  const status = () => page.locator('.page-head [data-status]').first();
+  /** The instance reaches `wanted` (a failure status ends the wait with its fail_reason), then the page shows it. */
+  async function reaches(wanted: string, badge: string) {
+    const nb = await waitForNotebook(api(), notebookId, (n) => n.status === wanted || /FAILED|ERROR/.test(n.status), 60_000);
+    assert.equal(nb.status, wanted, `fail_reason: ${nb.fail_reason}`);
+    await page.locator(`${badge} [data-status="${wanted}"]`).first().waitFor();
+  }
 
   before(async () => {
     const state = await ensureConsoleBundle({ info: () => undefined, warn: (m) => console.error(m) });
@@ -170,7 +175,7 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
 
     await page.getByRole('heading', { name: 'console-e2e', exact: true }).waitFor();
     notebookId = page.url().split('/').pop()!;
-    await page.locator('.page-head [data-status="RUNNING"]').waitFor(SLOW);
+    await reaches('RUNNING', '.page-head');
     const nb = await show();
     assert.equal(nb.status, 'RUNNING');
     assert.deepEqual(
@@ -231,7 +236,7 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
 
     await page.getByRole('button', { name: 'Stop instance' }).click();
     await dialog.getByRole('button', { name: 'Stop instance' }).click();
-    await page.locator('.title-row [data-status="STOPPED"]').waitFor(SLOW);
+    await reaches('STOPPED', '.title-row');
     // The form follows the instance's status: the section unlocks once it has stopped.
     await page.locator('fieldset[data-section="Compute and software"]:not([disabled])').waitFor();
     assert.equal(await page.getByLabel('Flavor').isEnabled(), true);
@@ -252,7 +257,7 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
 
   step('starts it again, opens it and runs a cell through the proxy', async () => {
     await page.getByRole('button', { name: 'Start console-e2e' }).click();
-    await page.locator('.page-head [data-status="RUNNING"]').waitFor(SLOW);
+    await reaches('RUNNING', '.page-head');
 
     const [tab] = await Promise.all([context.waitForEvent('page'), page.getByRole('link', { name: 'Open notebook console-e2e in a new tab' }).click()]);
     await tab.waitForSelector('#notebook_list', SLOW);

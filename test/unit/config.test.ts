@@ -182,7 +182,7 @@ describe('invalid configuration throws ConfigError with a clear message', () => 
     { name: 'a negative port', flags: { port: -1 }, message: /port/ },
     { name: 'a port of the wrong type in the file', file: { port: '8080' }, message: /port/ },
     { name: 'an unknown runtime (env)', env: { NOTEBOOKD_RUNTIME: 'docker' }, message: /runtime.*(docker|local)/ },
-    { name: 'an unknown runtime (flag)', flags: { runtime: 'kubernetes' }, message: /runtime.*(kubernetes|local)/ },
+    { name: 'an unknown runtime (flag)', flags: { runtime: 'nomad' }, message: /runtime.*(nomad|local)/ },
     { name: 'an unknown log level', env: { NOTEBOOKD_LOG_LEVEL: 'loud' }, message: /logLevel/ },
     { name: 'lease min > max', file: { lease: { minMs: 2 * HOUR_MS, maxMs: HOUR_MS, defaultMs: HOUR_MS } }, message: /lease.*minMs <= defaultMs <= maxMs/ },
     { name: 'a lease default outside its bounds', file: { lease: { defaultMs: 100 * HOUR_MS } }, message: /lease/ },

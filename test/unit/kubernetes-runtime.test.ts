@@ -199,6 +199,9 @@ describe('kubernetes runtime against a fake API server', () => {
     await runtime.resizeVolume!(s.instanceId, 20);
     assert.equal(fake.get('persistentvolumeclaims', NS, `nb-${s.instanceId}-volume`)!.spec.resources.requests.storage, '20Gi');
     await assert.rejects(() => runtime.resizeVolume!(s.instanceId, 10), /cannot shrink from 20 GB to 10 GB/);
+    // A size asked for while stopped reaches the PVC when the instance is prepared for its next start.
+    await runtime.prepare({ ...s, capacityGb: 30 }, () => {});
+    assert.equal(fake.get('persistentvolumeclaims', NS, `nb-${s.instanceId}-volume`)!.spec.resources.requests.storage, '30Gi');
 
     const fixedRuntime = createKubernetesRuntime({ kubeConfig: fake.kubeConfig(), namespace: NS, storageClass: 'fixed' });
     const f = spec();

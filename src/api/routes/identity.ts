@@ -42,15 +42,17 @@ export const loginRoutes: FastifyPluginAsync<Opts> = async (app, { identity, pub
 export const identityRoutes: FastifyPluginAsync<Opts> = async (app, { identity, publicUrl }) => {
   const tags = ['identity'];
 
+  // As in Keystone, the token acted on is always named in X-Subject-Token (the caller's own to sign
+  // out): a stray DELETE to this path must never revoke the credential it was sent with.
   app.get('/v3/auth/tokens', { schema: { tags, summary: 'ValidateToken (X-Subject-Token; expired and revoked ones are 404)', querystring: TokenQuery } }, async (request, reply) => {
-    const subject = header(request, 'x-subject-token') ?? header(request, 'x-auth-token');
+    const subject = header(request, 'x-subject-token');
     const info = await identity.validateToken(callerOf(request), subject);
     noStore(reply).header('X-Subject-Token', subject);
     return presentToken(info, publicUrl, withCatalog(request));
   });
 
-  app.delete('/v3/auth/tokens', { schema: { tags, summary: 'RevokeToken (X-Subject-Token, or the caller\'s own X-Auth-Token when absent)' } }, async (request, reply) => {
-    const subject = header(request, 'x-subject-token') ?? header(request, 'x-auth-token');
+  app.delete('/v3/auth/tokens', { schema: { tags, summary: 'RevokeToken (X-Subject-Token; the caller\'s own signs out)' } }, async (request, reply) => {
+    const subject = header(request, 'x-subject-token');
     const info = await identity.revokeToken(callerOf(request), subject);
     request.audit = { target: info.user.id, projectId: info.user.projectId };
     return reply.status(204).send();

@@ -112,8 +112,17 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
 
   async function ensurePvc(spec: InstanceSpec): Promise<void> {
     const name = names(spec.instanceId).pvc;
-    if (await orNull(api.core.readNamespacedPersistentVolumeClaim({ name, namespace }))) return;
-    await api.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvcManifest(spec.instanceId, spec.capacityGb, settings) });
+    const pvc = await orNull(api.core.readNamespacedPersistentVolumeClaim({ name, namespace }));
+    if (!pvc) {
+      await api.core.createNamespacedPersistentVolumeClaim({ namespace, body: pvcManifest(spec.instanceId, spec.capacityGb, settings) });
+      return;
+    }
+    // A size asked for while stopped (storage_new_size) is applied on the next start, where the class allows it.
+    if (gibOf(pvc) < spec.capacityGb) {
+      await resizeVolume(spec.instanceId, spec.capacityGb).catch((err: Error) =>
+        log.warn({ instanceId: spec.instanceId, err: err.message }, 'the volume keeps its size'),
+      );
+    }
   }
 
   async function ensureService(instanceId: string): Promise<void> {
@@ -169,6 +178,23 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       if (Date.now() >= deadline) throw new Error(`the pods of ${instanceId} did not go away within ${Math.round(ms / 1000)} s`);
       await delay(pollMs);
     }
+  }
+
+  async function resizeVolume(instanceId: string, capacityGb: number): Promise<void> {
+    if (!Number.isFinite(capacityGb) || capacityGb <= 0) throw new Error(`invalid capacity ${capacityGb} GB`);
+    const name = names(instanceId).pvc;
+    const pvc = await orNull(api.core.readNamespacedPersistentVolumeClaim({ name, namespace }));
+    if (!pvc) throw new Error(`the volume of ${instanceId} does not exist (PVC ${name})`);
+    const current = gibOf(pvc);
+    if (capacityGb < current) throw new Error(`the volume cannot shrink from ${current} GB to ${capacityGb} GB`);
+    if (capacityGb === current) return;
+    const className = pvc.spec?.storageClassName;
+    const storageClass = className ? await orNull(api.storage.readStorageClass({ name: className })) : null;
+    if (!storageClass?.allowVolumeExpansion) {
+      throw new Error(`the StorageClass ${className ?? '(none)'} of PVC ${name} does not allow volume expansion (allowVolumeExpansion is not true)`);
+    }
+    await api.core.patchNamespacedPersistentVolumeClaim({ name, namespace, body: { spec: { resources: { requests: { storage: `${capacityGb}Gi` } } } } }, mergePatch());
+    log.info({ instanceId, capacityGb }, 'kubernetes volume expansion requested');
   }
 
   /** The StatefulSet if it still belongs to the handle's start. */
@@ -302,23 +328,13 @@ export function createKubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime
       log.info({ instanceId }, 'kubernetes instance deleted');
     },
 
-    async resizeVolume(instanceId: string, capacityGb: number): Promise<void> {
-      if (!Number.isFinite(capacityGb) || capacityGb <= 0) throw new Error(`invalid capacity ${capacityGb} GB`);
-      const name = names(instanceId).pvc;
-      const pvc = await orNull(api.core.readNamespacedPersistentVolumeClaim({ name, namespace }));
-      if (!pvc) throw new Error(`the volume of ${instanceId} does not exist (PVC ${name})`);
-      const current = Number(/^(\d+)Gi$/.exec(String(pvc.spec?.resources?.requests?.storage ?? ''))?.[1] ?? 0);
-      if (capacityGb < current) throw new Error(`the volume cannot shrink from ${current} GB to ${capacityGb} GB`);
-      if (capacityGb === current) return;
-      const className = pvc.spec?.storageClassName;
-      const storageClass = className ? await orNull(api.storage.readStorageClass({ name: className })) : null;
-      if (!storageClass?.allowVolumeExpansion) {
-        throw new Error(`the StorageClass ${className ?? '(none)'} of PVC ${name} does not allow volume expansion (allowVolumeExpansion is not true)`);
-      }
-      await api.core.patchNamespacedPersistentVolumeClaim({ name, namespace, body: { spec: { resources: { requests: { storage: `${capacityGb}Gi` } } } } }, mergePatch());
-      log.info({ instanceId, capacityGb }, 'kubernetes volume expansion requested');
-    },
+    resizeVolume,
   };
+}
+
+/** A PVC's requested size in GiB (what this runtime writes: "<n>Gi"). */
+function gibOf(pvc: { spec?: { resources?: { requests?: Record<string, unknown> } } }): number {
+  return Number(/^(\d+)Gi$/.exec(String(pvc.spec?.resources?.requests?.storage ?? ''))?.[1] ?? 0);
 }
 
 /** A replacement carries the current object's resourceVersion (optimistic concurrency). */

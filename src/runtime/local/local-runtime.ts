@@ -332,7 +332,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
 
   /**
    * Whether `h` is the instance's current run (the last one started), or no run of it is alive:
-   * only then may its cgroup be emptied and its volume released. A stale handle (an earlier run,
+   * only then may its cgroup be emptied. A stale handle (an earlier run,
    * replaced by a new start) must never touch the new run.
    */
   async function isCurrentRun(paths: InstancePaths, h: LocalHandle): Promise<boolean> {
@@ -344,15 +344,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     return (await liveness(r)).state !== 'alive';
   }
 
-  /** Ends what is left of the current run: stray processes in its cgroup, the cgroup, the volume mount. */
+  /** Ends what is left of the current run: stray processes in its cgroup, and the cgroup. */
   async function releaseRun(paths: InstancePaths, h: LocalHandle): Promise<void> {
     if (!(await isCurrentRun(paths, h))) return;
     const ref = h.cgroup ? parseCgroupRef(h.cgroup) : null;
-    if (ref) {
-      await killCgroup(ref).catch((err: Error) => log.warn({ instanceId: h.instanceId, err: err.message }, 'could not empty the cgroup'));
-      await removeCgroup(ref);
-    }
-    await volumes.release(paths).catch((err: Error) => log.warn({ instanceId: h.instanceId, err: err.message }, 'could not unmount the volume'));
+    if (!ref) return;
+    await killCgroup(ref).catch((err: Error) => log.warn({ instanceId: h.instanceId, err: err.message }, 'could not empty the cgroup'));
+    await removeCgroup(ref);
   }
 
   async function stop(handle: RuntimeHandle, graceMs: number): Promise<void> {
@@ -492,7 +490,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       await hookRecords.kill(paths.hookPidsFile, null);
       const port = await ensurePort(paths);
 
-      // Storage: mounted again (a stop unmounts it), owned by the sandbox user, within capacity.
+      // Storage: mounted (again, after a host reboot), owned by the sandbox user, within capacity.
       await ensureVolume(paths, spec.capacityGb);
       const over = await volumes.overCapacity(paths);
       if (over) throw new Error(over);
@@ -508,7 +506,6 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
           await removeCgroup(cgroup);
         }
         await rm(paths.serverFile, { force: true });
-        await volumes.release(paths).catch(() => {});
       };
 
       await writeFile(paths.tokenFile, spec.jupyterToken, { mode: 0o600 });

@@ -1,6 +1,7 @@
 // An instance's volume. Where the host allows it (root, loop devices, xfsprogs) each volume is an
 // XFS filesystem image of exactly its capacity (volumes/<id>.img, sparse), loop-mounted at
-// volumes/<id>/ while the instance runs: a full volume is an ordinary ENOSPC for the user's
+// volumes/<id>/ from its creation to its deletion (and again after a host reboot, at the next
+// start), so its files stay where operators look for them: a full volume is an ordinary ENOSPC for the user's
 // program, and storage_new_size grows it online (xfs_growfs; ext4's online resize would need
 // CAP_SYS_RESOURCE, which hosts like ours withhold). Elsewhere the volume is a plain directory
 // whose usage is measured: start refuses a volume already past its capacity.
@@ -111,8 +112,6 @@ export interface Volumes {
   own(paths: InstancePaths, owner: { uid: number; gid: number }): Promise<void>;
   /** Grows to `capacityGb` (refuses to shrink), online if mounted. */
   grow(paths: InstancePaths, capacityGb: number): Promise<void>;
-  /** Unmounts an image volume (the instance stopped); a directory volume is left alone. */
-  release(paths: InstancePaths): Promise<void>;
   usage(paths: InstancePaths): Promise<VolumeUsage | null>;
   /** The measured overflow of a directory volume past its capacity, as a message; null when within. */
   overCapacity(paths: InstancePaths): Promise<string | null>;
@@ -201,11 +200,6 @@ export function createVolumes(): Volumes {
       if (capacityGb === current.capacityGb) return;
       if (current.kind === 'image') await growImage(paths, Math.round(capacityGb * GIB));
       await writeJson(paths.volumeFile, { ...current, capacityGb }, 0o644);
-    },
-
-    async release(paths) {
-      const current = await record(paths);
-      if (current?.kind === 'image') await unmount(paths.volumeDir);
     },
 
     async usage(paths) {
