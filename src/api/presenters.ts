@@ -1,6 +1,7 @@
 // Domain records → ModelArts wire objects (reference §2). Upper-case enums out, epoch-ms times,
 // snake_case names. Extensions of ours are documented in the README and never rename a field.
 import type { Flavor, Image } from '../domain/catalog.ts';
+import type { InstanceUsage } from '../service/instance-usage.ts';
 import { leaseStopAt } from '../domain/lease.ts';
 import type { Lease, Notebook, NotebookEvent } from '../domain/notebook.ts';
 
@@ -147,6 +148,17 @@ export function presentImage(i: Image) {
     update_at: i.updateAt,
     // notebookd extension: the Jupyter program the local runtime runs for this image.
     program: i.program,
+  };
+}
+
+/** notebookd extension on ShowNotebook: what a running instance uses now. */
+export function presentUsage(u: InstanceUsage) {
+  return {
+    cpu_seconds: Math.round(u.cpuSeconds * 1000) / 1000,
+    memory_bytes: u.memoryBytes,
+    memory_limit_bytes: u.memoryLimitBytes,
+    processes: u.processes,
+    sampled_at: u.sampledAt,
   };
 }
 

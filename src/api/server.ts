@@ -24,6 +24,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { healthRoutes, type ReadinessCheck } from './routes/health.ts';
 import { identityRoutes, loginRoutes } from './routes/identity.ts';
 import { keyPairRoutes } from './routes/keypairs.ts';
+import type { InstanceUsageReader } from '../service/instance-usage.ts';
 import { notebookRoutes } from './routes/notebooks.ts';
 import { metricsRoutes, type MetricsRouteOptions } from './routes/metrics.ts';
 import type { EventStreams } from '../service/event-stream.ts';
@@ -55,6 +56,8 @@ export interface ApiDeps {
   keypairs?: KeyPairService;
   /** Where the SSH gateway listens, for the SSH endpoint's uri (null: no gateway). */
   sshAddress?: () => { host: string; port: number } | null;
+  /** What running instances use now (ShowNotebook's `usage`). */
+  usage?: InstanceUsageReader;
   /** Sees every request before Fastify (the /nb/ proxy): handle() returns false for the API's. */
   frontDoor?: FrontDoor;
   /** Tokens, credentials, projects, users, roles (/v3, /v3.0) and quotas (/v1/{project_id}/quotas). */
@@ -169,7 +172,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
         pathProjectId: (request.params as { project_id?: string } | undefined)?.project_id,
       });
     });
-    await authed.register(notebookRoutes, { notebooks: deps.notebooks, catalog: deps.catalog, publicUrl: deps.publicUrl, ...(deps.sshAddress && { sshAddress: deps.sshAddress }), ...(deps.eventStreams && { eventStreams: deps.eventStreams }) });
+    await authed.register(notebookRoutes, { notebooks: deps.notebooks, catalog: deps.catalog, publicUrl: deps.publicUrl, ...(deps.sshAddress && { sshAddress: deps.sshAddress }), ...(deps.eventStreams && { eventStreams: deps.eventStreams }), ...(deps.usage && { usage: deps.usage }) });
     if (deps.keypairs) await authed.register(keyPairRoutes, { keypairs: deps.keypairs });
     await authed.register(catalogRoutes, { catalog: deps.catalog });
     if (deps.identity) await authed.register(identityRoutes, { identity: deps.identity, publicUrl: deps.publicUrl });

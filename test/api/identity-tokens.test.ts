@@ -110,6 +110,7 @@ describe('POST /v3/auth/tokens', () => {
 
   it('re-issues from a valid token with the token method, never outliving it', async () => {
     const first = await login(svc, passwordBody('alice', alice.password));
+    assert.equal(first.status, 201, JSON.stringify(first.body));
     clock.advance(HOUR);
     const res = await login(svc, { auth: { identity: { methods: ['token'], token: { id: first.headers.get('x-subject-token') } } } });
     assert.equal(res.status, 201, JSON.stringify(res.body));

@@ -65,6 +65,8 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
   let page: Page;
   let notebookId = '';
   let stopAtBefore = 0;
+  /** Errors the page logged: script errors and Content-Security-Policy violations must not be among them. */
+  const browserErrors: string[] = [];
 
   // One story in order: once a step fails, the later ones fail at once instead of timing out.
   let failed: string | null = null;
@@ -100,6 +102,8 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
+    page.on('console', (m) => m.type() === 'error' && browserErrors.push(m.text()));
+    page.on('pageerror', (e) => browserErrors.push(`uncaught: ${e.message}`));
   });
 
   after(async () => {
@@ -301,6 +305,11 @@ describe('the console, end to end in Chromium against real Jupyter instances', (
       assert.ok(Date.now() < deadline, 'the notebook is deleted');
       await new Promise((r) => setTimeout(r, 100));
     }
+  });
+
+  step('ran without script errors or Content-Security-Policy violations', async () => {
+    const bad = browserErrors.filter((e) => /uncaught|Content Security Policy|Refused to/i.test(e));
+    assert.deepEqual(bad, []);
   });
 
   step('signs in with a token too, and shows administrators the users', async () => {

@@ -39,7 +39,7 @@ describe('defaults', () => {
     { field: 'databaseUrl', actual: config.databaseUrl, expected: '' },
     { field: 'publicUrl', actual: config.publicUrl, expected: 'http://127.0.0.1:8080' },
     { field: 'logLevel', actual: config.logLevel, expected: 'info' },
-    { field: 'lease', actual: config.lease, expected: { ...DEFAULT_LEASE_POLICY } },
+    { field: 'lease', actual: config.lease, expected: { ...DEFAULT_LEASE_POLICY, perFlavor: {} } },
     { field: 'bootstrap.adminName', actual: config.bootstrap.adminName, expected: 'admin' },
   ];
   for (const c of table) {
@@ -146,7 +146,7 @@ describe('precedence: file < environment < flags', () => {
 
   it('a file sets nested settings without losing their siblings', () => {
     const config = loadConfig({ config: configFile({ lease: { maxMs: 8 * HOUR_MS }, timeouts: { startMs: 5_000 } }) }, NO_ENV);
-    assert.deepEqual(config.lease, { ...DEFAULT_LEASE_POLICY, maxMs: 8 * HOUR_MS });
+    assert.deepEqual(config.lease, { ...DEFAULT_LEASE_POLICY, perFlavor: {}, maxMs: 8 * HOUR_MS });
     assert.deepEqual(config.timeouts, { ...DEFAULTS.timeouts, startMs: 5_000 });
   });
 

@@ -308,6 +308,30 @@ describe('lease executor', () => {
     assert.equal((await ex.expireDue(WARNING_TIME + 50 * MINUTE_MS)).warned, 1);
   });
 
+  it('under a stream of stop times, passes are at least minPassIntervalMs apart and each takes all that fell due', async () => {
+    // Given ten instances due 10 ms apart from STOP_TIME on
+    for (let i = 0; i < 10; i++) {
+      const given = runningNotebook(T0, { durationMs: HOUR_MS + i * 10 });
+      await temp.store.notebooks.insert({ ...given, lease: { ...given.lease, warnedFor: STOP_TIME + i * 10 } }, []);
+    }
+    clock = new FakeClock(STOP_TIME - 1_000);
+    const { store, counts } = countingReads(temp.store);
+    const lags: number[] = [];
+    const ex = executor(store, { minPassIntervalMs: 50 });
+    ex.onExpired((stats) => lags.push(...stats.lagsMs));
+    ex.start();
+    await eventually('the first pass', async () => counts.nextDueAt === 1 && clock.pendingSleepers > 0);
+    // When time runs through the stream in 1 ms steps
+    for (let t = 0; t < 1_200 && stopped.length < 10; t++) {
+      await clock.advance(1);
+      await flushMicrotasks();
+    }
+    // Then every one stopped within the window, in a handful of passes rather than ten
+    await eventually('all stops', async () => stopped.length === 10);
+    assert.ok(Math.max(...lags) <= 50, `lags ${lags.join(', ')}`);
+    assert.ok(counts.listDue <= 4, `${counts.listDue} passes`);
+  });
+
   it('leaves instances of every other status alone', async () => {
     for (const status of ['STOPPED', 'STARTING', 'STOPPING', 'ERROR'] as const) {
       await temp.store.notebooks.insert(runningNotebook(T0, {}, DEFAULT_LEASE_POLICY, { status }), []);

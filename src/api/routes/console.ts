@@ -44,7 +44,7 @@ const TYPES: Record<string, string> = {
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
   "frame-ancestors 'none'",
@@ -66,11 +66,11 @@ export const consoleRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, o
     reply.header('X-Content-Type-Options', 'nosniff').header('Referrer-Policy', 'no-referrer').header('X-Frame-Options', 'DENY');
 
   async function sendIndex(reply: FastifyReply) {
-    securityHeaders(reply).header('Cache-Control', 'no-cache').header('Content-Security-Policy', CSP);
+    securityHeaders(reply).header('Cache-Control', 'no-cache');
     const file = join(dir, 'index.html');
     const found = await stat(file).catch(() => null);
-    if (!found?.isFile()) return reply.code(503).type('text/html; charset=utf-8').send(NOT_BUILT);
-    return reply.type(TYPES['.html']!).send(createReadStream(file));
+    if (!found?.isFile()) return reply.code(503).header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'").type(TYPES['.html']!).send(NOT_BUILT);
+    return reply.header('Content-Security-Policy', CSP).type(TYPES['.html']!).send(createReadStream(file));
   }
 
   const schema = { hide: true } as const;

@@ -6,7 +6,7 @@ import type { Image } from '../../domain/catalog.ts';
 import type { Notebook } from '../../domain/notebook.ts';
 import type { CatalogService } from '../../service/catalog-service.ts';
 import type { NotebookService } from '../../service/notebook-service.ts';
-import { page, presentEvent, presentFlavor, presentLease, presentNotebook } from '../presenters.ts';
+import { page, presentEvent, presentFlavor, presentLease, presentNotebook, presentUsage } from '../presenters.ts';
 import {
   EventsQuery,
   FlavorQuery,
@@ -24,6 +24,7 @@ import {
 import { callerOf } from '../server.ts';
 import { sendEventStream, wantsEventStream, type OpenStreams } from '../sse.ts';
 import type { EventStreams } from '../../service/event-stream.ts';
+import type { InstanceUsageReader } from '../../service/instance-usage.ts';
 
 interface Opts {
   notebooks: NotebookService;
@@ -32,13 +33,15 @@ interface Opts {
   sshAddress?: () => { host: string; port: number } | null;
   /** Live events for GET .../events with Accept: text/event-stream. */
   eventStreams?: EventStreams;
+  /** What a running instance uses now, for ShowNotebook's `usage` (notebookd extension). */
+  usage?: InstanceUsageReader;
 }
 
 type P = Static<typeof NotebookParams>;
 type Q = Record<string, unknown>;
 const tags = ['notebooks'];
 
-export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl, sshAddress, eventStreams }) => {
+export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl, sshAddress, eventStreams, usage }) => {
   /** Presents notebooks, looking each distinct image up once. */
   async function present(projectId: string, list: Notebook[]) {
     const images = new Map<string, Image | undefined>();
@@ -81,7 +84,9 @@ export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks,
 
   app.get('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'ShowNotebook', params: NotebookParams } }, async (request) => {
     const { project_id, id } = request.params as P;
-    return presentOne(await notebooks.show(callerOf(request), project_id, id));
+    const nb = await notebooks.show(callerOf(request), project_id, id);
+    const now = usage ? await usage.of(nb) : null;
+    return { ...(await presentOne(nb)), ...(now && { usage: presentUsage(now) }) };
   });
 
   app.put('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'UpdateNotebook', params: NotebookParams, body: NotebookUpdateRequest } }, async (request) => {

@@ -203,7 +203,12 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   async function checkImage(program: ImageProgram): Promise<Availability> {
     const availability = await checkProgram(program);
     if (!availability.available) return availability;
-    const caps = await capabilities();
+    let caps: HostCapabilities;
+    try {
+      caps = await capabilities();
+    } catch (err) {
+      return { available: false, message: (err as Error).message }; // e.g. storage = image on a host without loop mounts
+    }
     if (sandboxMode === 'on' && !caps.sandbox.available) return { available: false, message: `${caps.sandbox.message} (localRuntime.sandbox = on)` };
     if (opts.limits === 'on' && !caps.limits.available) return { available: false, message: `${caps.limits.message} (localRuntime.limits = on)` };
     const lacking = await degradations();
@@ -227,9 +232,8 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     return port;
   }
 
-  /** The sandbox user's host ids: its own uid when notebookd is root, notebookd's otherwise. */
-  async function hostIdsOf(instanceId: string): Promise<HostIds | null> {
-    if (process.getuid?.() !== 0) return null;
+  /** The sandbox user's host uid/gid, one per instance (sandboxes need root, see sandbox.ts). */
+  function hostIdsOf(instanceId: string): Promise<HostIds> {
     return sandboxHostIds(`${dataDir}/instances`, instanceId, uidBase);
   }
 
@@ -543,7 +547,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
             chain: {
               cgroupProcs: procs,
               volumeDir: paths.volumeDir,
-              hostIds,
+              hostIds: hostIds!,
               bwrap: {
                 bwrapPath,
                 hostname: sandboxHostname(spec.instanceId),

@@ -51,7 +51,7 @@ export interface BwrapInput {
   bwrapPath: string;
   hostname: string;
   rootEntries: readonly RootEntry[];
-  /** The volume as bwrap sees it: the staged path when launched as root, else the real path. */
+  /** The volume as bwrap sees it (staged by the launch chain). */
   volumeSource: string;
   fds: SandboxFds;
   /** Size cap of the private /tmp and HOME tmpfs (their pages count against the memory limit too). */
@@ -124,18 +124,18 @@ export interface Command {
 export interface LaunchChainInput {
   cgroupProcs: readonly string[];
   volumeDir: string;
-  /** The instance's host uid/gid; null when notebookd is not root and runs bwrap as itself. */
-  hostIds: { uid: number; gid: number } | null;
+  /** The instance's own host uid/gid, which the sandbox user maps to. */
+  hostIds: { uid: number; gid: number };
   bwrap: Omit<BwrapInput, 'volumeSource'>;
 }
 
-/** The whole launch chain for the sandbox's first process. */
+/**
+ * The whole launch chain for the sandbox's first process, run as root (an unprivileged
+ * notebookd could start a sandbox but not enter it: bwrap nests the user namespace, and the
+ * outer one that owns the mount and IPC namespaces cannot be joined by nsenter).
+ */
 export function sandboxLaunch(input: LaunchChainInput): Command {
   const join = [String(input.cgroupProcs.length), ...input.cgroupProcs];
-  if (!input.hostIds) {
-    const bwrap = [input.bwrap.bwrapPath, ...bwrapArgs({ ...input.bwrap, volumeSource: input.volumeDir })];
-    return { command: '/bin/sh', args: ['-c', `${JOIN_CGROUPS}; exec "$@"`, 'notebookd-launch', ...join, ...bwrap] };
-  }
   const bwrap = [input.bwrap.bwrapPath, ...bwrapArgs({ ...input.bwrap, volumeSource: STAGED_VOLUME })];
   const drop = ['setpriv', `--reuid=${input.hostIds.uid}`, `--regid=${input.hostIds.gid}`, '--clear-groups', '--'];
   return {

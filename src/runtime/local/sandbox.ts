@@ -29,7 +29,7 @@ export const SANDBOX_FDS: SandboxFds = { info: 3, gate: 4, token: 5, passwd: 6, 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const isRoot = () => process.getuid?.() === 0;
 
-/** The instance's host uid and gid, or null when notebookd is not root (bwrap then runs as notebookd's user). */
+/** The host uid and gid an instance's sandbox user maps to. */
 export interface HostIds {
   uid: number;
   gid: number;
@@ -182,13 +182,19 @@ export async function probeSandbox(opts: { mode: SandboxMode; bwrapPath: string;
   if (!(await executable(opts.bwrapPath))) {
     return { available: false, message: `bubblewrap is not installed (${opts.bwrapPath} not found): instances run WITHOUT a sandbox; ${install}` };
   }
-  for (const tool of ['/usr/bin/nsenter', ...(isRoot() ? ['/usr/bin/unshare', '/usr/bin/setpriv'] : [])]) {
+  if (!isRoot()) {
+    return {
+      available: false,
+      message: 'the sandbox needs notebookd to run as root (to give each instance a host uid of its own and enter its namespaces): instances run WITHOUT a sandbox',
+    };
+  }
+  for (const tool of ['/usr/bin/nsenter', '/usr/bin/unshare', '/usr/bin/setpriv']) {
     if (!(await executable(tool))) return { available: false, message: `${tool} (util-linux) is missing: instances run WITHOUT a sandbox` };
   }
   const scratch = await mkdtemp(join(tmpdir(), 'notebookd-sandbox-probe-'));
   try {
-    const hostIds = isRoot() ? { uid: opts.uidBase, gid: opts.uidBase } : null;
-    if (hostIds) await chown(scratch, hostIds.uid, hostIds.gid);
+    const hostIds = { uid: opts.uidBase, gid: opts.uidBase };
+    await chown(scratch, hostIds.uid, hostIds.gid);
     const spawned = await spawnSandbox({
       chain: {
         cgroupProcs: [],
@@ -215,10 +221,9 @@ export async function probeSandbox(opts: { mode: SandboxMode; bwrapPath: string;
     if (ended.code !== 0) {
       return { available: false, message: `bubblewrap at ${opts.bwrapPath} cannot create a sandbox here (test sandbox ended with ${ended.code ?? ended.signal}): instances run WITHOUT a sandbox` };
     }
-    const who = hostIds ? 'an unprivileged host uid of its own' : "notebookd's own uid (not root)";
     return {
       available: true,
-      message: `instances run in bubblewrap sandboxes (own mount, PID, IPC and UTS namespaces; ${SANDBOX.user} mapped to ${who}; volume at ${SANDBOX.work})`,
+      message: `instances run in bubblewrap sandboxes (own mount, PID, IPC and UTS namespaces; ${SANDBOX.user} mapped to an unprivileged host uid of its own; volume at ${SANDBOX.work})`,
     };
   } catch (e) {
     return { available: false, message: `bubblewrap at ${opts.bwrapPath} cannot create a sandbox here (${(e as Error).message}): instances run WITHOUT a sandbox` };

@@ -38,7 +38,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[], opt
     setDataState(undefined);
     setError(undefined);
     void reload();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
 
   useEffect(() => {

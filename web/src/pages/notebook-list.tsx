@@ -60,7 +60,6 @@ export function NotebookListPage() {
       clearTimeout(pending);
       stops.forEach((s) => s());
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [streamed, session]);
 
   const replace = (next: Notebook, old: Notebook) => {

@@ -1,0 +1,261 @@
+// bench/api: the API's throughput and latency with 10,000 instances in a real SQLite store, next to
+// a bare node:http server answering a fixed 1 KiB JSON body (the ceiling of this machine), in one
+// run: authenticated ShowNotebook, ListNotebooks (a page of 50, filtered) and RenewLease, each with
+// autocannon at 10 connections. Then the time from process start to /readyz = 200 with 100,000
+// instance records in the store (and with an empty one, for reference).
+//
+//   node --import tsx bench/api/run.ts
+//   (BENCH_SECONDS per measurement, default 10; BENCH_CONNECTIONS, default 10;
+//    BENCH_INSTANCES, default 10000; BENCH_STARTUP_INSTANCES, default 100000)
+//
+// notebookd (the real binary, `--runtime fake`: no Jupyter is needed to answer the API) and the
+// bare server each run in a process of their own; autocannon runs in this one. The records are
+// written straight through the store before notebookd starts. Rate limiting stays on, with a
+// bucket too large to trip, so its cost is in the figures.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { bootstrapIfEmpty } from '../../src/auth/bootstrap.ts';
+import { systemClock } from '../../src/clock.ts';
+import { DEFAULT_LEASE_POLICY, newLease } from '../../src/domain/lease.ts';
+import type { NotebookStatus } from '../../src/domain/lifecycle.ts';
+import type { Notebook } from '../../src/domain/notebook.ts';
+import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
+import type { Store } from '../../src/store/store.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
+const STARTUP_INSTANCES = Number(process.env.BENCH_STARTUP_INSTANCES ?? 100_000);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PROJECT = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+const TOKEN = `nbd_${randomBytes(24).toString('base64url')}`;
+const IMAGE = '5b1f7c1e-8a7d-4c1e-9d2a-000000000001';
+const TARGETS = { showVsBare: 0.5, renewVsBare: 0.25, listP99Ms: 50, readyMs: 2_000 };
+
+const children = new Set<ChildProcess>();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  child.once('exit', (code, signal) => {
+    children.delete(child);
+    if (code && code !== 0) console.error(`child ${args.slice(0, 2).join(' ')} exited ${code ?? signal}: ${err}`);
+  });
+  children.add(child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(10_000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function measure(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Figures> {
+  const base = { url, connections: CONNECTIONS, ...opts };
+  await autocannon({ ...base, duration: 2 }); // warm-up: connections, JIT, caches
+  const r = await autocannon({ ...base, duration: SECONDS });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+}
+
+const fmt = (f: Figures) => `${Math.round(f.rps).toString().padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms${f.non2xx || f.errors ? `  (${f.non2xx} non-2xx, ${f.errors} errors)` : ''}`;
+
+const BARE_SERVER = `
+const body = JSON.stringify({ data: 'x'.repeat(1024 - 12) });
+require('node:http').createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}).listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+const STATUSES: NotebookStatus[] = ['STOPPED', 'STOPPED', 'STOPPED', 'STOPPED', 'ERROR', 'START_FAILED', 'STOPPED', 'STOPPED', 'STOPPED', 'CREATE_FAILED'];
+
+/** Writes `count` instance records through the store (owner: the bootstrap administrator). */
+async function populate(store: Store, owner: { id: string; name: string }, count: number): Promise<void> {
+  const t0 = Date.now() - count * 1000;
+  for (let i = 0; i < count; i++) {
+    const at = t0 + i * 1000;
+    const status = STATUSES[i % STATUSES.length]!;
+    const nb: Notebook = {
+      id: randomUUID(),
+      projectId: PROJECT,
+      owner: { id: owner.id, name: owner.name, domainId: PROJECT, domainName: 'default' },
+      name: `nb-${i}`,
+      description: '',
+      feature: 'NOTEBOOK',
+      flavorId: i % 3 === 0 ? 'modelarts.vm.cpu.4u' : 'modelarts.vm.cpu.2u',
+      imageId: IMAGE,
+      workspaceId: '0',
+      poolId: null,
+      volume: { category: 'EVS', ownership: 'MANAGED', capacityGb: 5, mountPath: '/home/ma-user/work/', readOnly: false, status: 'IN_USE' },
+      endpoints: [],
+      hooks: null,
+      tags: i % 5 === 0 ? [{ key: 'team', value: `t${i % 7}` }] : [],
+      desired: 'stopped',
+      status,
+      operation: null,
+      statusChangedAt: at,
+      failReason: status === 'STOPPED' ? null : 'bench',
+      stopReason: status === 'STOPPED' ? 'user' : null,
+      actionProgress: [],
+      token: null,
+      lease: newLease(at, {}, DEFAULT_LEASE_POLICY),
+      runtimeHandle: null,
+      runtimeTarget: null,
+      createAt: at,
+      updateAt: at,
+      version: 1,
+    };
+    await store.notebooks.insert(nb, [{ notebookId: nb.id, at, type: 'notebook.created', message: 'bench' }]);
+  }
+}
+
+async function prepareStore(dataDir: string, count: number): Promise<void> {
+  const store = await createSqliteStore(join(dataDir, 'notebookd.db'));
+  await store.migrate();
+  const boot = await bootstrapIfEmpty(store, systemClock, dataDir, { projectId: PROJECT, token: TOKEN, accessKey: '', secretKey: '', adminName: 'admin', adminPassword: '' });
+  if (!boot) throw new Error('the bench store was not empty');
+  const t = Date.now();
+  await populate(store, { id: boot.userId, name: boot.userName }, count);
+  console.log(`  wrote ${count} instance records through the store in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  await store.close();
+}
+
+const nbdEnv = { ...process.env, NOTEBOOKD_BOOTSTRAP_PROJECT_ID: PROJECT, NOTEBOOKD_BOOTSTRAP_TOKEN: TOKEN };
+
+async function startNotebookd(dataDir: string, port: number): Promise<{ child: ChildProcess; readyMs: number }> {
+  const config = join(dataDir, 'bench-config.json');
+  // The bucket never empties: the limiter runs on every request without refusing any.
+  await writeFile(config, JSON.stringify({ limits: { rateLimit: { enabled: true, perSecond: 1e9, burst: 1e9 } } }));
+  const t0 = performance.now();
+  const child = start(['bin/notebookd.js', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'error', '--runtime', 'fake', '--config', config], nbdEnv);
+  await until('notebookd /readyz', 120_000, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+  return { child, readyMs: performance.now() - t0 };
+}
+
+async function main() {
+  console.log(`bench/api — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`autocannon: ${CONNECTIONS} connections, ${SECONDS} s per measurement after a 2 s warm-up\n`);
+
+  // The ceiling: a bare node:http server.
+  const barePort = await freePort();
+  const bare = start(['-e', BARE_SERVER], { ...process.env, PORT: String(barePort) });
+  await until('the bare server', 10_000, async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok);
+
+  // notebookd on a store with INSTANCES records.
+  const dataDir = await mkdtemp(join(tmpdir(), 'notebookd-bench-api-'));
+  console.log(`store with ${INSTANCES} instances:`);
+  await prepareStore(dataDir, INSTANCES);
+  const port = await freePort();
+  const nbd = await startNotebookd(dataDir, port);
+  console.log(`  notebookd ready ${Math.round(nbd.readyMs)} ms after spawn\n`);
+  const base = `http://127.0.0.1:${port}/v1/${PROJECT}/notebooks`;
+  const auth = { 'X-Auth-Token': TOKEN };
+
+  // The RenewLease target must be RUNNING: one instance created through the API.
+  const created = await fetch(base, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench-target', flavor: 'modelarts.vm.cpu.2u', image_id: IMAGE, volume: { category: 'EVS', capacity: 5 } }),
+  });
+  const target = (await created.json()) as { id: string };
+  await until('the target to run', 30_000, async () => ((await (await fetch(`${base}/${target.id}`, { headers: auth })).json()) as { status: string }).status === 'RUNNING');
+
+  const listUrl = `${base}?limit=50&offset=100&status=STOPPED&name=nb-1&sort_key=create_at&sort_dir=DESC`;
+  const probe = (await (await fetch(listUrl, { headers: auth })).json()) as { total: number; data: unknown[] };
+  if (probe.data.length !== 50) throw new Error(`the filtered list page has ${probe.data.length} items, expected 50`);
+
+  const results = {
+    bare: await measure(`http://127.0.0.1:${barePort}/`),
+    show: await measure(`${base}/${target.id}`, { headers: auth }),
+    list: await measure(listUrl, { headers: auth }),
+    renew: await measure(`${base}/${target.id}/lease`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ duration: 7_200_000 }) }),
+  };
+  console.log(`bare node:http (1 KiB JSON)      ${fmt(results.bare)}`);
+  console.log(`ShowNotebook                     ${fmt(results.show)}`);
+  console.log(`ListNotebooks (50 of ${String(probe.total).padEnd(5)} filtered) ${fmt(results.list)}`);
+  console.log(`RenewLease                       ${fmt(results.renew)}`);
+  await stop(nbd.child);
+  await stop(bare);
+  await rm(dataDir, { recursive: true, force: true });
+
+  // Startup: spawn to /readyz with an empty store, then with STARTUP_INSTANCES records.
+  console.log(`\nstartup (spawn → /readyz 200):`);
+  const emptyDir = await mkdtemp(join(tmpdir(), 'notebookd-bench-api-'));
+  await prepareStore(emptyDir, 0);
+  const emptyRuns: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await startNotebookd(emptyDir, await freePort());
+    emptyRuns.push(s.readyMs);
+    await stop(s.child);
+  }
+  const bigDir = await mkdtemp(join(tmpdir(), 'notebookd-bench-api-'));
+  await prepareStore(bigDir, STARTUP_INSTANCES);
+  const bigRuns: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await startNotebookd(bigDir, await freePort());
+    bigRuns.push(s.readyMs);
+    await stop(s.child);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`  empty store:            ${emptyRuns.map((m) => Math.round(m)).join(', ')} ms (median ${Math.round(median(emptyRuns))} ms)`);
+  console.log(`  ${STARTUP_INSTANCES} instances:      ${bigRuns.map((m) => Math.round(m)).join(', ')} ms (median ${Math.round(median(bigRuns))} ms)`);
+  await rm(emptyDir, { recursive: true, force: true });
+  await rm(bigDir, { recursive: true, force: true });
+
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const showRatio = results.show.rps / results.bare.rps;
+  const renewRatio = results.renew.rps / results.bare.rps;
+  console.log('\nagainst the targets:');
+  console.log(`  ShowNotebook / bare   ${showRatio.toFixed(3)}× (target ≥ ${TARGETS.showVsBare}×)  ${verdict(showRatio >= TARGETS.showVsBare)}`);
+  console.log(`  RenewLease / bare     ${renewRatio.toFixed(3)}× (target ≥ ${TARGETS.renewVsBare}×)  ${verdict(renewRatio >= TARGETS.renewVsBare)}`);
+  console.log(`  ListNotebooks p99     ${results.list.p99} ms (target < ${TARGETS.listP99Ms} ms)  ${verdict(results.list.p99 < TARGETS.listP99Ms)}`);
+  console.log(`  ready with ${STARTUP_INSTANCES}   ${Math.round(median(bigRuns))} ms (target < ${TARGETS.readyMs} ms)  ${verdict(median(bigRuns) < TARGETS.readyMs)}`);
+  const bad = Object.entries(results).filter(([, f]) => f.non2xx > 0 || f.errors > 0);
+  if (bad.length) console.log(`  note: non-2xx or errors in ${bad.map(([k]) => k).join(', ')} — those figures are not valid`);
+}
+
+const cleanup = () => {
+  for (const c of children) c.kill('SIGKILL');
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
