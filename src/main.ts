@@ -23,6 +23,7 @@ import { createActivitySink, type BatchingActivitySink } from './scheduler/activ
 import { createWebhookDispatcher } from './scheduler/webhook-dispatcher.ts';
 import { createEventStreams } from './service/event-stream.ts';
 import { tapEvents, type EventListener } from './service/event-stream-tap.ts';
+import { registerInstanceUsageMetrics } from './metrics/instance-usage-metrics.ts';
 import { createNotebookdMetrics, type NotebookdMetrics } from './metrics/notebookd-metrics.ts';
 import { policyForFlavor } from './domain/lease.ts';
 import { presentEvent } from './api/presenters.ts';
@@ -30,6 +31,7 @@ import { createHttpReadinessProbe } from './scheduler/readiness-probe.ts';
 import { createReconciler } from './scheduler/reconciler.ts';
 import { createCatalogService } from './service/catalog-service.ts';
 import { createIdentityService } from './service/identity-service.ts';
+import { createInstanceUsage } from './service/instance-usage.ts';
 import { createNotebookService } from './service/notebook-service.ts';
 import { createQuotaService } from './service/quota-service.ts';
 import { createPostgresStore } from './store/sql/postgres.ts';
@@ -118,6 +120,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     if (!availability.available) log.warn({ image: image.name }, availability.message);
     else if (availability.warning) log.warn({ image: image.name }, availability.warning);
   }
+  // What running instances use now: ShowNotebook's `usage` and the per-instance gauges of /metrics.
+  const usage = createInstanceUsage({ runtime, clock, memoryMbOf: (nb) => catalog.getFlavor(nb.flavorId)?.memoryMb ?? null });
+  registerInstanceUsageMetrics(metrics.registry, {
+    running: async () => (await store.notebooks.listActive()).filter((nb) => nb.status === 'RUNNING'),
+    of: (nb) => usage.of(nb),
+  });
 
   // The two loops nudge each other: a stop the executor requests is carried out by the
   // reconciler, and an instance the reconciler brings up gets a deadline the executor must see.
@@ -228,6 +236,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     keypairs,
     frontDoor: access.proxy,
     sshAddress: access.sshAddress,
+    instanceBaseUrl: config.access.instanceBaseUrl,
+    usage,
     log,
     authenticate: createAuthenticator({ store, clock, log: log.child({ component: 'auth' }) }),
     identity,

@@ -54,6 +54,8 @@ export interface ApiDeps {
   consoleDir?: string;
   /** SSH key pairs (/v3/{project_id}/keypairs). */
   keypairs?: KeyPairService;
+  /** Origin of instance URLs when it is not publicUrl (config access.instanceBaseUrl). */
+  instanceBaseUrl?: string;
   /** Where the SSH gateway listens, for the SSH endpoint's uri (null: no gateway). */
   sshAddress?: () => { host: string; port: number } | null;
   /** What running instances use now (ShowNotebook's `usage`). */
@@ -172,7 +174,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
         pathProjectId: (request.params as { project_id?: string } | undefined)?.project_id,
       });
     });
-    await authed.register(notebookRoutes, { notebooks: deps.notebooks, catalog: deps.catalog, publicUrl: deps.publicUrl, ...(deps.sshAddress && { sshAddress: deps.sshAddress }), ...(deps.eventStreams && { eventStreams: deps.eventStreams }), ...(deps.usage && { usage: deps.usage }) });
+    await authed.register(notebookRoutes, { notebooks: deps.notebooks, catalog: deps.catalog, publicUrl: deps.instanceBaseUrl || deps.publicUrl, ...(deps.sshAddress && { sshAddress: deps.sshAddress }), ...(deps.eventStreams && { eventStreams: deps.eventStreams }), ...(deps.usage && { usage: deps.usage }) });
     if (deps.keypairs) await authed.register(keyPairRoutes, { keypairs: deps.keypairs });
     await authed.register(catalogRoutes, { catalog: deps.catalog });
     if (deps.identity) await authed.register(identityRoutes, { identity: deps.identity, publicUrl: deps.publicUrl });

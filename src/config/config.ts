@@ -210,6 +210,11 @@ const ConfigSchema = Type.Object({
     trustedProxies: Type.Array(Type.String({ minLength: 1 })),
     /** Lifetime of the per-instance access cookie the proxy sets (renewed while in use). */
     credentialTtlMs: Type.Integer({ minimum: 1_000 }),
+    /**
+     * Origin of instance URLs ('' = publicUrl). Another host name for the same notebookd keeps
+     * what instances serve off the console's origin (its storage and cookies).
+     */
+    instanceBaseUrl: Type.String(),
   }, Strict),
   /** The SSH gateway: `ssh -p <port> <instance-id>@<host>`. */
   ssh: Type.Object({
@@ -297,7 +302,7 @@ export const DEFAULTS: Config = {
     webhookDelivery: { maxAttempts: 10, initialBackoffMs: 2_000, maxBackoffMs: 600_000, timeoutMs: 5_000 },
   },
   metrics: { enabled: true, bearerToken: '' },
-  access: { clientIpHeader: 'none', trustedProxies: [], credentialTtlMs: 3_600_000 },
+  access: { clientIpHeader: 'none', trustedProxies: [], credentialTtlMs: 3_600_000, instanceBaseUrl: '' },
   ssh: { enabled: true, host: '', port: 2222, publicHost: '' },
   flavors: [...DEFAULT_FLAVORS],
   images: [...DEFAULT_IMAGES],
@@ -418,6 +423,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     if (hookIds.has(hook.id)) throw new ConfigError(`invalid configuration: events.webhooks has two hooks named ${hook.id}`);
     hookIds.add(hook.id);
   }
+  if (merged.access.instanceBaseUrl && !/^https?:\/\/[^/?#]+\/?$/.test(merged.access.instanceBaseUrl)) {
+    throw new ConfigError(`invalid configuration: access.instanceBaseUrl must be an origin like https://notebooks.example.org`);
+  }
+  merged.access.instanceBaseUrl = merged.access.instanceBaseUrl.replace(/\/+$/, '');
   for (const entry of merged.access.trustedProxies) {
     if (!isAddressOrCidr(entry)) throw new ConfigError(`invalid configuration: access.trustedProxies: '${entry}' is not an IP address or CIDR block`);
   }

@@ -17,7 +17,7 @@ import type { RouteTable } from './route-table.ts';
 export interface AccessSettings {
   dataDir: string;
   publicUrl: string;
-  access: { clientIpHeader: ClientIpHeader; trustedProxies: readonly string[]; credentialTtlMs: number };
+  access: { clientIpHeader: ClientIpHeader; trustedProxies: readonly string[]; credentialTtlMs: number; instanceBaseUrl: string };
   ssh: { enabled: boolean; host: string; port: number; publicHost: string };
   /** Where notebookd's HTTP listens (the SSH gateway's default listen address). */
   host: string;
@@ -54,8 +54,8 @@ export async function createAccess(deps: AccessDeps): Promise<Access> {
     activity,
     clientAddress: createClientAddressResolver(settings.access),
     credentialTtlMs: settings.access.credentialTtlMs,
-    secureCookies: settings.publicUrl.startsWith('https:'),
-    publicOrigin: new URL(settings.publicUrl).origin,
+    secureCookies: (settings.access.instanceBaseUrl || settings.publicUrl).startsWith('https:'),
+    publicOrigin: new URL(settings.access.instanceBaseUrl || settings.publicUrl).origin,
     ...(deps.authenticateToken && { authenticateToken: deps.authenticateToken }),
     ...(deps.sessionCookie && { sessionCookie: deps.sessionCookie }),
     log,

@@ -47,6 +47,8 @@ export interface ProxyDeps {
   sessionCookie?: string;
   /** How long a verified console token is remembered. Default 30 s. */
   tokenCacheMs?: number;
+  /** Traffic of one instance is reported at most this often per source. Default 1 s. */
+  activityEveryMs?: number;
   log?: ProxyLog;
 }
 
@@ -122,6 +124,18 @@ export function createProxy(deps: ProxyDeps) {
   const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
   const userCache = new Map<string, { caller: Caller; until: number }>();
   const openSockets = new Set<Duplex>();
+  /** When each instance's traffic was last reported, by source: the sink keeps only the newest anyway. */
+  const activityEveryMs = deps.activityEveryMs ?? 1_000;
+  const reportedAt = new Map<string, number>();
+  function touch(id: string, source: 'http' | 'websocket'): void {
+    const key = source === 'http' ? id : `${id} ws`;
+    const now = clock.now();
+    const last = reportedAt.get(key);
+    if (last !== undefined && now - last < activityEveryMs && now >= last) return;
+    if (reportedAt.size > 100_000) reportedAt.clear();
+    reportedAt.set(key, now);
+    activity.record(id, source, now);
+  }
 
   function accessCookie(route: Route, now: number): string {
     const value = signCredential(secret, { instanceId: route.id, generation: route.generation!, expiresAt: now + deps.credentialTtlMs });
@@ -271,7 +285,7 @@ export function createProxy(deps: ProxyDeps) {
     if (admission.cleanQuery && html && req.method === 'GET') {
       return send(res, { status: 302, headers: { Location: withoutTokenParam(url), 'Set-Cookie': admission.setCookie!, 'Cache-Control': 'no-store' }, body: '' });
     }
-    if (!isBackgroundPoll(req, route, url)) activity.record(id, 'http');
+    if (!isBackgroundPoll(req, route, url)) touch(id, 'http');
     const target = route.target!;
     const upstream = httpRequest({
       agent,
@@ -344,9 +358,9 @@ export function createProxy(deps: ProxyDeps) {
       socket.write(lines.join('\r\n') + '\r\n\r\n');
       if (upHead.length) socket.write(upHead);
       if (head.length) upSocket.write(head);
-      activity.record(id, 'websocket');
+      touch(id, 'websocket');
       const onData = (chunk: Buffer) => {
-        if (!onlyControlFrames(chunk)) activity.record(id, 'websocket');
+        if (!onlyControlFrames(chunk)) touch(id, 'websocket');
       };
       socket.on('data', onData);
       upSocket.on('data', onData);

@@ -73,6 +73,16 @@ export interface RuntimeSample {
   processes: number;
 }
 
+/** What a runtime guarantees about its instances on this host; the conformance suite checks each one declared. */
+export interface RuntimeCapabilities {
+  /** Instances run as an unprivileged user and see neither notebookd's processes nor its files. */
+  isolation: boolean;
+  /** The flavor's memory is enforced; an instance past it is reported by poll as out of memory. */
+  memoryLimit: boolean;
+  /** A volume holds exactly its capacity: writes past it fail with ENOSPC. */
+  volumeCapacity: boolean;
+}
+
 export interface Runtime {
   readonly kind: string;
   /** Can this runtime run the image's program on this host? Cheap; may be cached. */
@@ -88,6 +98,8 @@ export interface Runtime {
   destroy(instanceId: string): Promise<void>;
   /** Grows the instance's volume; may run while the instance runs. */
   resizeVolume?(instanceId: string, capacityGb: number): Promise<void>;
+  /** What this runtime guarantees here (absent: none of RuntimeCapabilities). */
+  capabilities?(): Promise<RuntimeCapabilities>;
   /**
    * Starts a process inside the instance's environment: its user, working directory (the
    * volume) and sandbox. The SSH gateway uses it for shells, exec and SFTP.

@@ -128,7 +128,9 @@ export function createCatalogService(deps: CatalogDeps) {
       if (body.swr_path === undefined) throw errors.required('swr_path');
       const swrPath = expectString('swr_path', body.swr_path);
       const match = SWR_PATH_RE.exec(swrPath);
-      if (swrPath.length < 16 || swrPath.length > 2048 || !match) {
+      // Repository paths are names, never navigation: no empty, "." or ".." segments.
+      const navigates = swrPath.split(/[/:]/).some((segment) => segment === '' || segment === '.' || segment === '..');
+      if (swrPath.length < 16 || swrPath.length > 2048 || !match || navigates) {
         throw errors.incorrectValue('swr_path', 'Expected [registry[:port]/]namespace/name:tag, 16 to 2048 characters.');
       }
       const [, namespace, name, tag] = match as unknown as [string, string, string, string];

@@ -150,8 +150,6 @@ export function createNotebookService(deps: NotebookServiceDeps) {
     async create(caller: Caller, projectId: string, body: Record<string, unknown>): Promise<Notebook> {
       checkProject(caller, projectId);
       authorizeProjectWrite(caller, 'CreateNotebook');
-      // A system administrator may act in any project, but only in one that exists.
-      if (projectId !== caller.projectId && !(await store.identity.getProject(projectId))) throw errors.identityNotFound('project', projectId);
       if (body.name === undefined) throw errors.required('name');
       const name = validateName(body.name);
       if (body.flavor === undefined) throw errors.required('flavor');

@@ -35,9 +35,10 @@ async function removeDataDir(dataDir: string): Promise<void> {
 /** What the local runtime does where the host lacks a sandbox, loop mounts and cgroups. */
 const HOST_MODE = { sandbox: 'off', storage: 'directory', limits: 'off' } as const;
 
-for (const [name, options] of [
-  ['local (sandboxed, limited, image volumes)', {}],
-  ['local (no sandbox, directory volumes)', HOST_MODE],
+// This host (and CI) has bubblewrap, cgroup v1 and loop devices: the default runtime declares all three.
+for (const [name, options, expected] of [
+  ['local (sandboxed, limited, image volumes)', {}, { isolation: true, memoryLimit: true, volumeCapacity: true }],
+  ['local (no sandbox, directory volumes)', HOST_MODE, {}],
 ] as const) {
   runRuntimeContract(name, async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'notebookd-local-contract-'));
@@ -53,7 +54,7 @@ for (const [name, options] of [
       storageExists: async (id) =>
         (await exists(join(dataDir, 'volumes', id))) || (await exists(join(dataDir, 'volumes', `${id}.img`))) || (await exists(join(dataDir, 'instances', id))),
     };
-  });
+  }, expected);
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ImageProgram } from '../../src/domain/catalog.ts';
 import type { HookSpec, HooksSpec, RuntimeTarget } from '../../src/domain/notebook.ts';
-import type { InstanceSpec, Launched, PrepareStep, Runtime, RuntimeHandle } from '../../src/runtime/runtime.ts';
+import type { InstanceSpec, Launched, PrepareStep, Runtime, RuntimeCapabilities, RuntimeHandle } from '../../src/runtime/runtime.ts';
 
 export interface RuntimeHarness {
   runtime: Runtime;
@@ -84,7 +84,11 @@ async function getText(target: RuntimeTarget, path: string): Promise<string | nu
   return body?.content ?? '';
 }
 
-export function runRuntimeContract(name: string, make: () => Promise<RuntimeHarness>): void {
+/**
+ * `expected`: the capabilities the runtime must declare on this host (the rest must be false or
+ * absent); each one expected is then checked from inside a real instance.
+ */
+export function runRuntimeContract(name: string, make: () => Promise<RuntimeHarness>, expected: Partial<RuntimeCapabilities> = {}): void {
   describe(`runtime contract: ${name}`, () => {
     let h: RuntimeHarness;
     let runtime: Runtime;
@@ -338,6 +342,50 @@ export function runRuntimeContract(name: string, make: () => Promise<RuntimeHarn
 
     it('start refuses an instance that was never prepared', async () => {
       await assert.rejects(() => start(spec()));
+    });
+
+    // The optional guarantees a runtime declares through capabilities(), probed from inside an
+    // instance with a pre_start hook (what every runtime runs) and read back through Jupyter.
+    it(`declares the capabilities expected on this host: ${JSON.stringify(expected)}`, async () => {
+      const declared = (await runtime.capabilities?.()) ?? { isolation: false, memoryLimit: false, volumeCapacity: false };
+      assert.deepEqual(declared, { isolation: false, memoryLimit: false, volumeCapacity: false, ...expected });
+    });
+
+    if (expected.isolation) it('capability isolation: the instance runs unprivileged and can neither see nor signal notebookd', async () => {
+      const probe = `{ id -u; test -e /proc/${process.pid}/status && echo sees-notebookd || echo no-notebookd; kill -0 ${process.pid} 2>/dev/null && echo can-signal || echo cannot-signal; } > isolation.txt`;
+      const s = await prepared({ hooks: { preStart: commandHook(probe) } });
+      const launched = await start(s);
+      await waitReady(launched.target);
+      const [uid, sees, signal] = ((await getText(launched.target, 'isolation.txt')) ?? '').trim().split('\n');
+      assert.notEqual(uid, '0', 'not root');
+      assert.equal(sees, 'no-notebookd');
+      assert.equal(signal, 'cannot-signal');
+      await runtime.stop(launched.handle, GRACE_MS);
+      await runtime.destroy(s.instanceId);
+    });
+
+    if (expected.memoryLimit) it('capability memoryLimit: a process past the memory makes poll report the instance out of memory', async () => {
+      const hog = commandHook(`python3 -c "x = b'x' * (600 << 20)" || echo "hog ended with $?"`);
+      const s = await prepared({ memoryMb: 256, hooks: { preStart: hog } });
+      const launched = await start(s);
+      const result = await waitNotRunning(runtime, launched.handle);
+      assert.equal(result.state, 'exited');
+      assert.match((result as { reason: string }).reason, /^out of memory/);
+      assert.equal(await statusCode(launched.target, s.jupyterToken), 0, 'the instance was stopped');
+      await runtime.stop(launched.handle, GRACE_MS);
+      await runtime.destroy(s.instanceId);
+    });
+
+    if (expected.volumeCapacity) it('capability volumeCapacity: writing past the volume capacity fails with ENOSPC', async () => {
+      const fill = commandHook('dd if=/dev/zero of=fill.bin bs=1M count=1100 2> dd.txt; echo "exit=$?" >> dd.txt; rm -f fill.bin');
+      const s = await prepared({ capacityGb: 1, hooks: { preStart: fill } });
+      const launched = await start(s);
+      await waitReady(launched.target);
+      const out = (await getText(launched.target, 'dd.txt')) ?? '';
+      assert.match(out, /No space left on device/);
+      assert.match(out, /exit=1/);
+      await runtime.stop(launched.handle, GRACE_MS);
+      await runtime.destroy(s.instanceId);
     });
   });
 }

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { hashToken } from '../../src/auth/secrets.ts';
 import type { ActivitySource } from '../../src/domain/activity.ts';
 import type { Role } from '../../src/domain/identity.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { signCredential, tokenGeneration } from '../../src/proxy/credential.ts';
 import { createFakeRuntime, fakeVariants } from '../../src/runtime/fake/fake-runtime.ts';
 import { createBody, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
@@ -156,14 +157,19 @@ describe('proxy admission', () => {
       assert.equal((await put(`http://${host}`)).status, 201);
     });
 
-    it('http traffic is reported as activity, background polls are not', async () => {
+    it('http traffic is reported as activity (at most once a second), background polls and refusals are not', async () => {
+      const res = await svc.api.post(NB, createBody({ name: 'proxy-activity' }));
+      const quiet = await waitForNotebook(svc.api, res.body.id, (nb) => nb.status === 'RUNNING');
       reports.length = 0;
-      await send(nbUrl(a, 'api/contents/x.txt'), { headers: { authorization: `token ${a.token}` } });
-      await send(nbUrl(a, 'api/kernels'), { headers: { authorization: `token ${a.token}` } });
-      await send(nbUrl(a, 'api/sessions'), { headers: { authorization: `token ${a.token}` } });
-      assert.deepEqual(reports, [{ id: a.id, source: 'http' }]);
-      await send(nbUrl(a)); // refused: no activity either
-      assert.equal(reports.length, 1);
+      const auth = { authorization: `token ${quiet.token}` };
+      await send(nbUrl(quiet, 'api/kernels'), { headers: auth });
+      await send(nbUrl(quiet, 'api/sessions'), { headers: auth });
+      await send(nbUrl(quiet, `api/contents?type=directory&_=${Date.now()}`), { headers: auth });
+      await send(nbUrl(quiet)); // refused
+      assert.deepEqual(reports, [], 'what an open tab polls by itself is not activity');
+      await send(nbUrl(quiet, 'api/contents/x.txt'), { headers: auth });
+      await send(nbUrl(quiet, 'api/contents/y.txt'), { headers: auth });
+      assert.deepEqual(reports, [{ id: quiet.id, source: 'http' }], 'one report for a burst');
     });
   });
 
@@ -276,5 +282,30 @@ describe('proxy: a starting instance', () => {
     // Stopped here so that closing the service does not wait for the start timeout.
     await svc.api.post(`${NB}/${nb.id}/stop`);
     await waitForNotebook(svc.api, nb.id, (n) => n.status === 'STOPPED');
+  });
+});
+
+describe('proxy: instances on an origin of their own (access.instanceBaseUrl)', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService({ overrides: { access: { clientIpHeader: 'none', trustedProxies: [], credentialTtlMs: 3_600_000, instanceBaseUrl: 'https://nb.example.org/' } } });
+  });
+  after(async () => {
+    await svc?.close();
+  });
+
+  it('instance URLs use that origin, the proxy answers whatever host name reaches it, and cookies are Secure', async () => {
+    const res = await svc.api.post(NB, createBody({ name: 'proxy-origin' }));
+    const nb = await waitForNotebook(svc.api, res.body.id, (n) => n.status === 'RUNNING');
+    assert.equal(nb.url, `https://nb.example.org/nb/${nb.id}/tree`);
+    const r = await send(`${svc.url}/nb/${nb.id}/api/status?token=${nb.token}`, { headers: { host: 'nb.example.org' } });
+    assert.equal(r.status, 200, r.text);
+    assert.match(cookieFrom(r), /^nbd_access=/);
+    assert.match(String(r.headers['set-cookie']), /; Secure/);
+  });
+
+  it('refuses a base URL that is not an origin', () => {
+    assert.throws(() => loadConfig({}, {}, { access: { clientIpHeader: 'none', trustedProxies: [], credentialTtlMs: 3_600_000, instanceBaseUrl: 'nb.example.org/x' } }), /instanceBaseUrl/);
+    assert.throws(() => loadConfig({}, {}, { access: { clientIpHeader: 'none', trustedProxies: ['not-an-ip'], credentialTtlMs: 3_600_000, instanceBaseUrl: '' } }), /trustedProxies/);
   });
 });

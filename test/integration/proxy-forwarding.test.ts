@@ -87,6 +87,7 @@ describe('proxy forwarding', () => {
       credentialTtlMs: 60_000,
       secureCookies: false,
       sessionCookie: 'nbd_session',
+      activityEveryMs: 0, // every report, so that a ping that counted would show
     });
     closeProxy = () => proxy.close();
     front = createServer((req, res) => {

@@ -167,18 +167,32 @@ describe('sandbox: out of memory through the API (a small test flavor)', () => {
     await svc.close();
   });
 
-  it('ends in ERROR with fail_reason "out of memory", and the event log says so', async () => {
+  it('shows its usage (ShowNotebook, /metrics); past its memory it ends in ERROR with fail_reason "out of memory", and the event log says so', async () => {
     const created = await svc.api.post(`/v1/${PROJECT}/notebooks`, createBody({ flavor: tiny.id, image_id: '5b1f7c1e-8a7d-4c1e-9d2a-000000000002' }));
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const id = created.body.id as string;
     await waitForNotebook(svc.api, id, (nb) => nb.status === 'RUNNING', 60_000);
     const nb = await svc.service.store.notebooks.get(id);
     assert.ok(nb?.runtimeTarget);
+
+    // Before: what it uses is on the instance (extension field) and in /metrics.
+    const shown = await svc.api.get(`/v1/${PROJECT}/notebooks/${id}`);
+    const usage = shown.body.usage as { cpu_seconds: number; memory_bytes: number; memory_limit_bytes: number; processes: number; sampled_at: number };
+    assert.ok(usage, JSON.stringify(shown.body).slice(0, 300));
+    assert.equal(usage.memory_limit_bytes, 256 * MIB);
+    assert.ok(usage.memory_bytes > 10 * MIB && usage.memory_bytes < 256 * MIB, `memory ${usage.memory_bytes}`);
+    assert.ok(usage.processes >= 2 && usage.cpu_seconds > 0, JSON.stringify(usage));
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^notebookd_instance_memory_bytes\\{id="${id}"\\} \\d+`, 'm'));
+    assert.match(metrics, new RegExp(`^notebookd_instance_memory_limit_bytes\\{id="${id}"\\} ${256 * MIB}$`, 'm'));
+    assert.match(metrics, new RegExp(`^notebookd_instance_cpu_seconds_total\\{id="${id}"\\} [\\d.]+`, 'm'));
+
     const kernel = await Kernel.open(nb.runtimeTarget);
     void kernel.run('hog = b"x" * (600 * 1024 * 1024)').catch(() => {});
     const failed = await waitForNotebook(svc.api, id, (n) => n.status !== 'RUNNING', 60_000);
     kernel.close();
     assert.equal(failed.status, 'ERROR');
+    assert.equal((await svc.api.get(`/v1/${PROJECT}/notebooks/${id}`)).body.usage, undefined, 'no usage once not running');
     assert.match(failed.fail_reason, /^out of memory: the instance exceeded its 256 MB memory limit/);
     const events = await svc.api.get(`/v1/${PROJECT}/notebooks/${id}/events`);
     assert.ok(

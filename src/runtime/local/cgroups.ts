@@ -25,6 +25,8 @@ export interface CgroupSupport {
   /** What is enforced and where, or why nothing is. */
   message: string;
   version: 1 | 2 | null;
+  /** The memory controller is among them (what OOM reporting needs). */
+  memory: boolean;
 }
 
 export interface CgroupUsage {
@@ -156,7 +158,7 @@ export function createCgroups(opts: { mode: LimitsMode; root: string }): Cgroups
   let detected: Promise<{ support: CgroupSupport; parents: CgroupRef | null }> | null = null;
 
   async function detect(): Promise<{ support: CgroupSupport; parents: CgroupRef | null }> {
-    const off = (message: string) => ({ support: { available: false, message, version: null }, parents: null });
+    const off = (message: string) => ({ support: { available: false, message, version: null, memory: false }, parents: null });
     if (opts.mode === 'off') return off('resource limits are switched off (localRuntime.limits = off): flavors are not enforced');
     const procCgroup = parseProcCgroup((await readText('/proc/self/cgroup')) ?? '');
     const mounts = await readMountinfo();
@@ -184,7 +186,12 @@ export function createCgroups(opts: { mode: LimitsMode; root: string }): Cgroups
     const what = layout.version === 2 ? 'cgroup v2 (memory, cpu, pids)' : `cgroup v1 (${Object.keys(layout.dirs).join(', ')})`;
     const gaps = missing.length ? `; not available: ${missing.join(', ')}` : '';
     return {
-      support: { available: true, message: `flavor limits enforced with ${what} under ${cgroupDirs(layout).join(', ')}${gaps}`, version: layout.version },
+      support: {
+        available: true,
+        message: `flavor limits enforced with ${what} under ${cgroupDirs(layout).join(', ')}${gaps}`,
+        version: layout.version,
+        memory: layout.version === 2 || layout.dirs.memory !== undefined,
+      },
       parents: layout,
     };
   }

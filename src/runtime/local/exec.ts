@@ -1,6 +1,6 @@
 // exec for the local runtime: a process in the instance's environment, the way its Jupyter
-// server and kernels run: working directory the volume, HOME the volume, the instance's
-// environment (instanceEnv), never notebookd's own. The SSH gateway uses it for shells (with a
+// server and kernels run: working directory the volume, the instance's environment (instanceEnv,
+// or sandboxEnv in a sandbox), never notebookd's own. The SSH gateway uses it for shells (with a
 // pty), commands, SFTP (Debian's sftp-server) and the port check of forwarding.
 //
 // When the instance runs in a bubblewrap sandbox, a session enters that sandbox's namespaces and

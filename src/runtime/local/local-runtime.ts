@@ -10,7 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { ImageProgram } from '../../domain/catalog.ts';
 import type { HookSpec } from '../../domain/notebook.ts';
-import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeHandle, RuntimeSample } from '../runtime.ts';
+import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeCapabilities, RuntimeHandle, RuntimeSample } from '../runtime.ts';
 import { parseCgroupRef } from './cgroup-paths.ts';
 import type { CgroupRef } from './cgroup-paths.ts';
 import { cgroupUsage, createCgroups, killCgroup, oomKills, procsFiles, removeCgroup } from './cgroups.ts';
@@ -600,6 +600,11 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     stop,
     poll,
     sample,
+
+    async capabilities(): Promise<RuntimeCapabilities> {
+      const caps = await capabilities();
+      return { isolation: caps.sandbox.available, memoryLimit: caps.limits.available && caps.limits.memory, volumeCapacity: caps.storage.kind === 'image' };
+    },
 
     async destroy(instanceId: string): Promise<void> {
       const paths = instancePaths(dataDir, instanceId);
