@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { buildServer } from './api/server.ts';
 import { createAuthenticator } from './auth/authenticate.ts';
+import { createCredentialCache } from './auth/credential-cache.ts';
 import { bootstrapIfEmpty, type BootstrapResult } from './auth/bootstrap.ts';
 import { LOG_REDACTION } from './auth/log-redaction.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -219,6 +220,14 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     },
   });
 
+  // Callers by token hash for 5 s; identity writes through this process clear it (credential-cache.ts).
+  const credentialCache = createCredentialCache({
+    ttlMs: 5_000,
+    maxEntries: 10_000,
+    now: () => clock.now(),
+    ...(store.externalWrites && { externalWrites: () => store.externalWrites!() }),
+  });
+  credentialCache.watch(store.identity);
   const proxyAuth = createAuthenticator({ store, clock, log: log.child({ component: 'auth' }) });
   const access = await createAccess({
     settings: config,
@@ -239,7 +248,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     instanceBaseUrl: config.access.instanceBaseUrl,
     usage,
     log,
-    authenticate: createAuthenticator({ store, clock, log: log.child({ component: 'auth' }) }),
+    authenticate: createAuthenticator({ store, clock, log: log.child({ component: 'auth' }), cache: credentialCache }),
     identity,
     quotas,
     audit: { sink: (record) => store.audit.append(record), clock },

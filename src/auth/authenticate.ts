@@ -6,6 +6,7 @@ import { errors } from '../domain/errors.ts';
 import type { Caller } from '../domain/identity.ts';
 import type { Store } from '../store/store.ts';
 import { parseAuthorization, verifySignature, type SignedRequest } from './aksk-signature.ts';
+import type { CredentialCache } from './credential-cache.ts';
 import { hashToken } from './secrets.ts';
 import { createSignatureLockout, type SignatureLockout } from './signature-lockout.ts';
 
@@ -16,6 +17,8 @@ export interface AuthenticatorDeps {
   log?: Logger;
   /** Default: 5 failures lock an AK for 5 minutes. */
   lockout?: SignatureLockout;
+  /** Callers by token hash for a few seconds (credential-cache.ts); none: the store on every request. */
+  cache?: CredentialCache;
 }
 
 const header = (req: SignedRequest, name: string): string | undefined => {
@@ -23,14 +26,20 @@ const header = (req: SignedRequest, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-export function createAuthenticator({ store, clock, log, lockout = createSignatureLockout({}) }: AuthenticatorDeps) {
+export function createAuthenticator({ store, clock, log, lockout = createSignatureLockout({}), cache }: AuthenticatorDeps) {
 
   async function byToken(token: string): Promise<Caller> {
-    const stored = await store.identity.getToken(hashToken(token));
+    const hash = hashToken(token);
+    const cached = cache?.get<Caller>(`t:${hash}`);
+    if (cached) return cached;
+    const readAt = cache?.generation() ?? 0;
+    const stored = await store.identity.getToken(hash);
     if (!stored || stored.revoked || stored.expiresAt <= clock.now()) throw errors.tokenInvalid();
     const user = await store.identity.getUser(stored.userId);
     if (!user) throw errors.tokenInvalid();
-    return { user, projectId: stored.projectId, method: 'token' };
+    const caller: Caller = { user, projectId: stored.projectId, method: 'token' };
+    cache?.set(`t:${hash}`, caller, stored.expiresAt, readAt);
+    return caller;
   }
 
   async function bySignature(req: SignedRequest, authorization: string): Promise<Caller> {

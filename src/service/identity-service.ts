@@ -95,10 +95,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     return u;
   }
 
-  async function issue(user: User, projectId: string, lifetimeMs: number, methods: string[]): Promise<IssuedToken> {
+  /** `notAfter` caps the expiry (a token issued from another never outlives it). */
+  async function issue(user: User, projectId: string, lifetimeMs: number, methods: string[], notAfter = Infinity): Promise<IssuedToken> {
     const now = clock.now();
     const token = newToken();
-    const record: AuthToken = { tokenHash: hashToken(token), userId: user.id, projectId, expiresAt: now + lifetimeMs, revoked: false, createAt: now };
+    const record: AuthToken = { tokenHash: hashToken(token), userId: user.id, projectId, expiresAt: Math.min(now + lifetimeMs, notAfter), revoked: false, createAt: now };
     await store.identity.insertToken(record);
     // Opportunistic cleanup keeps the table to live tokens (plus a day of history for GET).
     await store.identity.deleteExpiredTokens(now - 24 * 3600_000);
@@ -170,8 +171,7 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     if (!user) throw errors.tokenInvalid();
     const scope = (await scopeOf(auth, user)) ?? (await store.identity.getProject(record.projectId));
     if (!scope || (scope.id !== user.projectId && !user.systemAdmin)) throw errors.tokenInvalid();
-    // Never outlives the token it came from.
-    return issue(user, scope.id, Math.min(deps.tokenLifetimeMs, record.expiresAt - now), ['token']);
+    return issue(user, scope.id, deps.tokenLifetimeMs, ['token'], record.expiresAt);
   }
 
   async function tokenByValue(caller: Caller, subjectToken: string | undefined, operation: string): Promise<TokenInfo> {

@@ -211,5 +211,11 @@ export interface Store {
   migrate(): Promise<void>;
   /** Cheap liveness query for /readyz. */
   ping(): Promise<void>;
+  /**
+   * A number that changes whenever another process committed to the store (SQLite's
+   * data_version), read without a query; absent where that is not known cheaply (PostgreSQL).
+   * Caches of store data (auth/credential-cache.ts) drop their entries when it changes.
+   */
+  externalWrites?(): number;
   close(): Promise<void>;
 }

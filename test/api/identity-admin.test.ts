@@ -35,7 +35,7 @@ describe('projects (/v3/projects)', () => {
     assert.match(p.links.self, new RegExp(`/v3/projects/${p.id}$`));
 
     const listed = await svc.api.get('/v3/projects');
-    assert.ok(listed.body.projects.some((x: any) => x.id === p.id) && listed.body.projects.some((x: any) => x.id === PROJECT));
+    assert.ok(listed.body.projects.some((x: any) => x.id === p.id) && listed.body.projects.some((x: any) => x.id === PROJECT), 'both projects listed');
     assert.deepEqual((await svc.api.get('/v3/projects?name=research')).body.projects.map((x: any) => x.id), [p.id]);
     assert.equal((await svc.api.get(`/v3/projects/${p.id}`)).body.project.name, 'research');
 
@@ -123,8 +123,8 @@ describe('users and roles (/v3/users, /v3/projects/{p}/users/{u}/roles)', () => 
   it('project admins list, rename, reset and delete their project\'s users, and see nobody else', async () => {
     const listed = await lead.api.get('/v3/users');
     assert.equal(listed.status, 200);
-    assert.ok(listed.body.users.every((u: any) => u.default_project_id === PROJECT));
-    assert.ok(listed.body.users.some((u: any) => u.id === mia.id));
+    assert.ok(listed.body.users.every((u: any) => u.default_project_id === PROJECT), 'only the project\'s users');
+    assert.ok(listed.body.users.some((u: any) => u.id === mia.id), 'mia listed');
     assertError(await mia.api.get('/v3/users'), 403, 'ModelArts.0108');
     assert.equal((await mia.api.get(`/v3/users/${mia.id}`)).status, 200, 'a user sees itself');
     assertError(await mia.api.get(`/v3/users/${lead.id}`), 404, 'ModelArts.6404');
@@ -193,10 +193,10 @@ describe('audit trail (/v1/{project_id}/audit)', () => {
     assert.match(create.request_id, /^[0-9a-f-]{36}$/);
     const refused = records.find((r) => r.operation === 'DeleteNotebook' && r.target === created.body.id);
     assert.deepEqual([refused.user.id, refused.status_code, refused.error_code], [mia.id, 403, 'ModelArts.0108'], 'refused calls are recorded too');
-    assert.ok(records.some((r) => r.operation === 'StopNotebook' && r.target === created.body.id && r.status_code === 200));
+    assert.ok(records.some((r) => r.operation === 'StopNotebook' && r.target === created.body.id && r.status_code === 200), 'the stop is recorded');
     assert.equal(records.some((r) => r.method === 'GET'), false, 'reads are not recorded');
     assert.ok(records.some((r) => r.operation === 'CreateToken' && r.user?.id === quinn.id && r.status_code === 201), 'logins are recorded');
-    assert.ok(records.some((r) => r.operation === 'CreateUser' && r.target === quinn.id));
+    assert.ok(records.some((r) => r.operation === 'CreateUser' && r.target === quinn.id), 'the user creation is recorded');
     // newest first
     assert.deepEqual(records.map((r) => r.id), [...records.map((r) => r.id)].sort((a, b) => b - a));
   });
@@ -209,7 +209,7 @@ describe('audit trail (/v1/{project_id}/audit)', () => {
     assert.equal(byOp.body.records[0].target, key.body.credential.access);
     const since = byOp.body.records[0].time;
     const window = await svc.api.get(`/v1/${PROJECT}/audit?since=${since}&until=${since}&operation=CreateCredential`);
-    assert.ok(window.body.records.every((r: any) => r.time === since));
+    assert.ok(window.body.records.every((r: any) => r.time === since), 'inside the time window');
     const paged = await svc.api.get(`/v1/${PROJECT}/audit?limit=2&offset=1`);
     assert.equal(paged.body.records.length, 2);
     assert.equal(paged.body.offset, 1);
@@ -227,7 +227,7 @@ describe('audit trail (/v1/{project_id}/audit)', () => {
     assert.equal((await svc.api.get(`/v1/${other}/audit`)).status, 200);
     const otherLead = await createUser(svc, 'audit-other-lead', { projectId: other, role: 'admin' });
     const theirs = (await otherLead.api.get(`/v1/${other}/audit?limit=1000`)).body.records as any[];
-    assert.ok(theirs.every((r) => r.project_id === other));
+    assert.ok(theirs.every((r) => r.project_id === other), 'only the project\'s own records');
     assert.ok(theirs.some((r) => r.operation === 'CreateUser' && r.target === otherLead.id), 'a user created in the project by a system administrator');
   });
 });
@@ -328,7 +328,7 @@ describe('notebookd admin (the real binary, on a running server\'s store)', () =
     for (const op of ['CreateProject', 'CreateUser', 'CreateCredential', 'IssueToken', 'ResetPassword', 'AssignRole', 'RevokeToken', 'DeleteCredential', 'UpdateProjectQuota']) {
       assert.ok(ops.includes(op), `${op} in ${ops.join(', ')}`);
     }
-    assert.ok(trail.every((r: any) => r.sourceIp === 'local' || r.sourceIp === '127.0.0.1'));
-    assert.ok(trail.some((r: any) => /^cli:/.test(r.actorName ?? '')));
+    assert.ok(trail.every((r: any) => r.sourceIp === 'local' || r.sourceIp === '127.0.0.1'), 'trail.every((r: any) => r.sourceIp === \'local\' || r.sourceIp');
+    assert.ok(trail.some((r: any) => /^cli:/.test(r.actorName ?? '')), 'trail.some((r: any) => /^cli:/.test(r.actorName ?? \'\'))');
   });
 });

@@ -97,7 +97,7 @@ describe('POST/GET/PUT/DELETE /v3.0/OS-CREDENTIAL/credentials', () => {
     const forMia = await lead.api.post(CRED, { credential: { user_id: mia.id, description: 'issued by lead' } });
     assert.equal(forMia.status, 201);
     const access = forMia.body.credential.access;
-    assert.ok((await lead.api.get(`${CRED}?user_id=${mia.id}`)).body.credentials.some((k: any) => k.access === access));
+    assert.ok((await lead.api.get(`${CRED}?user_id=${mia.id}`)).body.credentials.some((k: any) => k.access === access), '(await lead.api.get(`${CRED}?user_id=${mia.id}`)).body.crede');
 
     const other = await createUser(svc, 'other-member');
     assertError(await other.api.get(`${CRED}?user_id=${mia.id}`), 404, 'ModelArts.6404');

@@ -40,7 +40,7 @@ export async function tokenFor(svc: TestService, name: string, password: string,
   const res = await login(svc, passwordBody(name, password, { id: projectId }));
   assert.equal(res.status, 201, `login of ${name}: ${JSON.stringify(res.body)}`);
   const token = res.headers.get('x-subject-token');
-  assert.ok(token);
+  assert.ok(token, 'X-Subject-Token');
   return token;
 }
 

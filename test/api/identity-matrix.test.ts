@@ -203,7 +203,7 @@ describe('authorisation matrix: project operations', () => {
 
   it('ListAllNotebooks: the whole project for admins, viewers and system admins (with the owner filter), 403 0108 for members', async () => {
     const expectedOthers = (await svc.api.get(`/v1/${PROJECT}/notebooks/all?limit=50&owner=${users.otherA.id}`)).body;
-    assert.ok(expectedOthers.total >= 1);
+    assert.ok(expectedOthers.total >= 1, 'other-a owns instances');
     for (const actor of ['system admin', 'admin', 'viewer'] as const) {
       const all = await clients.get(actor)!.get(`/v1/${PROJECT}/notebooks/all?limit=50`);
       assert.equal(all.status, 200, actor);

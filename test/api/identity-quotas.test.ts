@@ -152,7 +152,7 @@ describe('concurrency', () => {
       );
 
       assert.equal(results.filter((r) => r.status === 200).length, 3, results.map((r) => r.body.error_code ?? r.status).join(' '));
-      assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.error_code === 'ModelArts.0113'));
+      assert.ok(results.filter((r) => r.status !== 200).every((r) => r.body.error_code === 'ModelArts.0113'), 'results.filter((r) => r.status !== 200).every((r) => r.body.');
       assert.equal((await pgsvc.api.get(`/v1/${projectId}/notebooks/all?limit=50`)).body.total, 3);
     } finally {
       await pgsvc.close();

@@ -111,9 +111,9 @@ for (const [kind, open] of openers) {
       assert.equal(await store.identity.getToken('h1'), undefined);
       assert.equal(await store.identity.getAccessKey('AK1'), undefined);
       assert.equal(await store.identity.getQuota('p1', 'project'), undefined);
-      assert.ok(await store.identity.getUser('u2'));
-      assert.ok(await store.identity.getToken('h2'));
-      assert.ok(await store.identity.getAccessKey('AK2'));
+      assert.ok(await store.identity.getUser('u2'), 'await store.identity.getUser(\'u2\')');
+      assert.ok(await store.identity.getToken('h2'), 'await store.identity.getToken(\'h2\')');
+      assert.ok(await store.identity.getAccessKey('AK2'), 'await store.identity.getAccessKey(\'AK2\')');
       assert.deepEqual(await store.identity.getQuota('p2', 'project'), { instances: 4 });
     });
 
@@ -157,7 +157,7 @@ for (const [kind, open] of openers) {
       assert.equal((await store.identity.getToken('other'))?.revoked, false);
       assert.equal(await store.identity.deleteExpiredTokens(T), 1);
       assert.equal(await store.identity.getToken('expired'), undefined);
-      assert.ok(await store.identity.getToken('live1'));
+      assert.ok(await store.identity.getToken('live1'), 'await store.identity.getToken(\'live1\')');
     });
 
     it('updates an access key\'s status and description, nothing else', async () => {
@@ -190,7 +190,7 @@ for (const [kind, open] of openers) {
       assert.equal(all.total, 3);
       assert.deepEqual(all.items.map((r) => r.requestId), ['r3', 'r2', 'r1']);
       assert.deepEqual(all.items[0], { ...audit({ at: T + 20, statusCode: 403, errorCode: 'ModelArts.0108', requestId: 'r3' }), id: all.items[0]!.id });
-      assert.ok(all.items[0]!.id > all.items[1]!.id);
+      assert.ok(all.items[0]!.id > all.items[1]!.id, 'ids grow');
 
       assert.deepEqual((await store.audit.list({ projectId: 'p1', operation: 'StopNotebook', offset: 0, limit: 10 })).items.map((r) => r.requestId), ['r2']);
       assert.deepEqual((await store.audit.list({ projectId: 'p1', actorId: 'u1', offset: 0, limit: 10 })).items.map((r) => r.requestId), ['r3', 'r1']);

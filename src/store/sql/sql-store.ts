@@ -14,9 +14,10 @@ export interface SqlStoreDeps {
   db: Kysely<Database>;
   kind: StoreKind;
   migrate: () => Promise<void>;
+  externalWrites?: () => number;
 }
 
-export function createSqlStore({ db, kind, migrate }: SqlStoreDeps): Store {
+export function createSqlStore({ db, kind, migrate, externalWrites }: SqlStoreDeps): Store {
   let closing: Promise<void> | undefined;
   return {
     kind,
@@ -27,6 +28,7 @@ export function createSqlStore({ db, kind, migrate }: SqlStoreDeps): Store {
     keypairs: createKeyPairStore(db),
     audit: createAuditStore(db),
     migrate,
+    ...(externalWrites && { externalWrites }),
     async ping() {
       await sql`select 1`.execute(db);
     },

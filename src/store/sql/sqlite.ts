@@ -36,5 +36,7 @@ export async function createSqliteStore(filePath: string): Promise<Store> {
       await sql`commit`.execute(conn);
     });
 
-  return createSqlStore({ db, kind: 'sqlite', migrate });
+  // Changes when another connection (the admin CLI, a second process) commits: no query, no I/O.
+  const dataVersion = database.prepare('PRAGMA data_version').pluck();
+  return createSqlStore({ db, kind: 'sqlite', migrate, externalWrites: () => dataVersion.get() as number });
 }

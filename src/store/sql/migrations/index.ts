@@ -5,9 +5,10 @@ import { initial } from './001-initial.ts';
 import { identity } from './002-identity.ts';
 import { keypairs } from './003-keypairs.ts';
 import { leaseEvents } from './004-lease-events.ts';
+import { listIndexes } from './005-list-indexes.ts';
 import type { NumberedMigration } from './migration.ts';
 
-export const MIGRATIONS: readonly NumberedMigration[] = [initial, identity, keypairs, leaseEvents];
+export const MIGRATIONS: readonly NumberedMigration[] = [initial, identity, keypairs, leaseEvents, listIndexes];
 
 /** A static provider: migrations are compiled in, not discovered on disk at run time. */
 export function migrationProvider(kind: StoreKind): MigrationProvider {
