@@ -207,6 +207,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const keypairs = createKeyPairService({ store, clock });
   const notebooks = createNotebookService({
     keyPairsMissing: (projectId, names) => keypairs.missing(projectId, names),
+    runtimeLogs: async (id) => (await runtime.logs?.(id, 64 * 1024)) ?? null,
     quotas,
     store,
     clock,

@@ -1,6 +1,7 @@
 // bench/sandbox: what isolation costs. The local runtime with everything this host allows (bwrap
-// sandbox, cgroup limits, an XFS image volume) next to the same runtime with none of it (its
-// peer: a plain detached Jupyter process in a directory), measured in one run, alternating:
+// sandbox, cgroup limits, an XFS image volume) next to the same runtime without the sandbox and
+// the image (its peer: a plain detached Jupyter process in a directory, in the same kind of cgroup,
+// so that both get the same CPU weight on a busy host), measured in one run, alternating:
 // prepare (volume creation), start → ready (api/status 200), first kernel result, an exec
 // round trip (what an SSH command costs) and stop.
 //
@@ -57,7 +58,7 @@ let plain: Runtime;
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'notebookd-bench-sandbox-'));
   const isolated = createLocalRuntime({ dataDir });
-  plain = createLocalRuntime({ dataDir, sandbox: 'off', limits: 'off', storage: 'directory' });
+  plain = createLocalRuntime({ dataDir, sandbox: 'off', storage: 'directory' });
   const notes = await isolated.checkImage(PROGRAM);
   if (notes.warning) console.log(`note: the isolated runtime is degraded here: ${notes.warning}`);
   const results: Record<'isolated' | 'plain', Record<Phase, number[]>> = {

@@ -73,6 +73,11 @@ export interface RuntimeSample {
   processes: number;
 }
 
+export interface RuntimeLogs {
+  hooks: string;
+  server: string;
+}
+
 /** What a runtime guarantees about its instances on this host; the conformance suite checks each one declared. */
 export interface RuntimeCapabilities {
   /** Instances run as an unprivileged user and see neither notebookd's processes nor its files. */
@@ -100,6 +105,8 @@ export interface Runtime {
   resizeVolume?(instanceId: string, capacityGb: number): Promise<void>;
   /** What this runtime guarantees here (absent: none of RuntimeCapabilities). */
   capabilities?(): Promise<RuntimeCapabilities>;
+  /** The last output of an instance's start hooks and of its server (at most maxBytes each); null when it has none. */
+  logs?(instanceId: string, maxBytes: number): Promise<RuntimeLogs | null>;
   /**
    * Starts a process inside the instance's environment: its user, working directory (the
    * volume) and sandbox. The SSH gateway uses it for shells, exec and SFTP.

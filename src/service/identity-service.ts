@@ -53,6 +53,7 @@ export interface TokenInfo {
 
 const newId = () => randomBytes(16).toString('hex');
 const MAX_ISSUED_LIFETIME_MS = 366 * 24 * 3600_000;
+const PRUNE_EVERY_MS = 3600_000;
 
 // Compared against when the user does not exist, so a wrong name costs as long as a wrong password.
 let dummyHash: Promise<string> | undefined;
@@ -75,6 +76,7 @@ function queryInteger(name: string, raw: unknown, fallback: number, min: number,
 export function createIdentityService(deps: IdentityServiceDeps) {
   const { store, clock } = deps;
   const loginLockout = deps.loginLockout ?? createSignatureLockout({});
+  let lastPruneAt = -Infinity;
 
   async function project(id: string): Promise<Project> {
     const p = await store.identity.getProject(id);
@@ -101,8 +103,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     const token = newToken();
     const record: AuthToken = { tokenHash: hashToken(token), userId: user.id, projectId, expiresAt: Math.min(now + lifetimeMs, notAfter), revoked: false, createAt: now };
     await store.identity.insertToken(record);
-    // Opportunistic cleanup keeps the table to live tokens (plus a day of history for GET).
-    await store.identity.deleteExpiredTokens(now - 24 * 3600_000);
+    // Opportunistic cleanup, at most hourly, keeps the table to live tokens (plus a day of history).
+    if (now - lastPruneAt >= PRUNE_EVERY_MS) {
+      lastPruneAt = now;
+      await store.identity.deleteExpiredTokens(now - 24 * 3600_000);
+    }
     return { token, record, user, project: await project(projectId), methods };
   }
 

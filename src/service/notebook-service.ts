@@ -1,6 +1,7 @@
 // Notebook use cases: authorize, validate, write intent in one transaction, nudge the
 // reconciler. Nothing here talks to a runtime; the reconciler converges what is written.
 import { randomUUID } from 'node:crypto';
+import type { RuntimeLogs } from '../runtime/runtime.ts';
 import type { Clock } from '../clock.ts';
 import { authorizeNotebook, authorizeProjectWrite, checkProject, seesWholeProject } from '../auth/authorize.ts';
 import type { Flavor } from '../domain/catalog.ts';
@@ -46,6 +47,8 @@ export interface NotebookServiceDeps {
   quotas?: QuotaEnforcer;
   /** Names among `names` that the project has no key pair for (endpoints must name existing key pairs). */
   keyPairsMissing?: (projectId: string, names: readonly string[]) => Promise<string[]>;
+  /** The runtime's hook and server output of an instance (ShowNotebookLogs). */
+  runtimeLogs?: (instanceId: string) => Promise<RuntimeLogs | null>;
 }
 
 export interface ListParams {
@@ -497,6 +500,12 @@ export function createNotebookService(deps: NotebookServiceDeps) {
       const limit = Math.min(queryInteger('limit', query.limit) ?? 100, 1000);
       if (limit < 1) throw errors.incorrectValue('limit', 'Between 1 and 1000.');
       return store.notebooks.events(id, after, limit);
+    },
+
+    /** notebookd extension: the last output of the instance's start hooks and Jupyter server. */
+    async logs(caller: Caller, projectId: string, id: string): Promise<RuntimeLogs> {
+      await load(caller, projectId, id, 'read', 'ShowNotebookLogs');
+      return (await deps.runtimeLogs?.(id)) ?? { hooks: '', server: '' };
     },
   };
   return service;

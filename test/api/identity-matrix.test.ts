@@ -46,6 +46,7 @@ const OPS: Op[] = [
   { name: 'ShowLease', access: 'read', call: (c, b) => c.get(`${b}/lease`) },
   { name: 'ShowSwitchableFlavors', access: 'read', call: (c, b) => c.get(`${b}/flavors`) },
   { name: 'ListNotebookEvents', access: 'read', call: (c, b) => c.get(`${b}/events`) },
+  { name: 'ShowNotebookLogs', access: 'read', call: (c, b) => c.get(`${b}/logs`) },
   { name: 'UpdateNotebook', access: 'write', call: (c, b) => c.request('PUT', b, { description: 'changed by the matrix' }) },
   { name: 'RenewLease', access: 'write', call: (c, b) => c.request('PATCH', `${b}/lease`, { duration: 7_200_000 }) },
   { name: 'CreateNotebookTags', access: 'write', call: (c, b) => c.post(`${b}/tags/create`, TAG) },

@@ -1,15 +1,21 @@
 // Concurrency: a burst of prolongs, renames, description updates and tag writes on ONE running
-// instance, all sent at once, on SQLite and on PostgreSQL. Each write is compare-and-set on the
+// instance, all sent at once, on SQLite and on PostgreSQL, while a second "replica" (another store
+// on the same database) writes to the same instance. Each write is compare-and-set on the
 // record's version; a loser re-decides on the fresh record, and only one that keeps losing gets
 // ModelArts.6357. Afterwards the store must say exactly what the accepted requests said:
-//   - version = version before + number of accepted requests (each one changes something);
+//   - version = version before + accepted requests + replica writes that landed (each changes something);
 //   - one event per accepted request, of its type, carrying its value (none lost, none twice);
 //   - the final lease is the last renew's (by event order, which is commit order);
 //   - the tags are exactly the accepted ones, and the derived columns and tag rows the store
 //     queries by (name filter, tag filter, due index) agree with the record.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { DomainError } from '../../src/domain/errors.ts';
 import { dueAt, leaseStopAt } from '../../src/domain/lease.ts';
+import { mutateNotebook } from '../../src/store/mutate.ts';
+import { createPostgresStore } from '../../src/store/sql/postgres.ts';
+import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
 import { startPostgres, type TestDatabase } from '../support/postgres.ts';
 import { createBody, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
 
@@ -19,6 +25,7 @@ const RENAMES = 40;
 const DESCRIPTIONS = 30;
 const TAGS = 18; // an instance holds at most 20 tags
 const BASE_MS = 2 * 3_600_000;
+const REPLICA_WRITES = 40;
 
 type Kind = 'prolong' | 'rename' | 'describe' | 'tag';
 interface Sent {
@@ -43,11 +50,14 @@ function burst(svc: TestService, id: string): Promise<Sent>[] {
 function suite(name: string, open: () => Promise<{ databaseUrl?: string; cleanup(): Promise<void> }>) {
   describe(`concurrent writes to one instance never lose an update (${name})`, () => {
     let svc: TestService;
+    let db: { databaseUrl?: string };
     let cleanup: () => Promise<void> = async () => {};
 
     before(async () => {
-      const db = await open();
-      cleanup = db.cleanup;
+      const opened = await open();
+      db = opened;
+      const { cleanup: close } = opened;
+      cleanup = close;
       svc = await startTestService({
         ...(db.databaseUrl && { databaseUrl: db.databaseUrl }),
         overrides: { limits: { rateLimit: { enabled: false, perSecond: 1, burst: 1 } } },
@@ -69,7 +79,21 @@ function suite(name: string, open: () => Promise<{ databaseUrl?: string; cleanup
       const eventsBefore = await store.notebooks.events(id, 0, 10_000);
       const lastEventId = eventsBefore.at(-1)!.id!;
 
-      const results = await Promise.all(burst(svc, id));
+      // A second replica on the same database writes too: in-process writers take turns, writers in
+      // different processes are kept apart by the version alone, so here conflicts can happen.
+      const replica = db.databaseUrl ? await createPostgresStore(db.databaseUrl) : await createSqliteStore(join(svc.dataDir, 'notebookd.db'));
+      const replicaWrites = Array.from({ length: REPLICA_WRITES }, (_, i) =>
+        mutateNotebook(replica, id, (cur) => ({ next: { ...cur, updateAt: cur.updateAt + 1 }, events: [{ notebookId: id, at: cur.updateAt + 1, type: 'test.replica', message: `replica write ${i}` }] })).then(
+          () => 'ok' as const,
+          (e: unknown) => {
+            assert.ok(e instanceof DomainError && e.code === 'ModelArts.6357', `a replica write failed otherwise than by a conflict: ${e}`);
+            return 'conflict' as const;
+          },
+        ),
+      );
+      const [results, replicaResults] = await Promise.all([Promise.all(burst(svc, id)), Promise.all(replicaWrites)]);
+      await replica.close();
+      const replicaOk = replicaResults.filter((r) => r === 'ok').length;
 
       const accepted = results.filter((r) => r.status === 200);
       const refused = results.filter((r) => r.status !== 200);
@@ -85,9 +109,11 @@ function suite(name: string, open: () => Promise<{ databaseUrl?: string; cleanup
       for (const r of ok('describe')) assert.equal(r.body.description, `description ${r.i}`);
 
       const final = (await store.notebooks.get(id))!;
-      assert.equal(final.version, v0 + accepted.length, `version ${final.version} = ${v0} + ${accepted.length} accepted writes (${refused.length} conflicts)`);
+      assert.equal(final.version, v0 + accepted.length + replicaOk, `version ${final.version} = ${v0} + ${accepted.length} accepted API writes + ${replicaOk} replica writes`);
 
-      const events = (await store.notebooks.events(id, lastEventId, 10_000)).filter((e) => e.type !== 'lease.warning_withdrawn');
+      const all = (await store.notebooks.events(id, lastEventId, 10_000)).filter((e) => e.type !== 'lease.warning_withdrawn');
+      assert.equal(all.filter((e) => e.type === 'test.replica').length, replicaOk, 'one event per replica write that landed');
+      const events = all.filter((e) => e.type !== 'test.replica');
       assert.equal(events.length, accepted.length, `one event per accepted write: ${events.map((e) => e.type).join(', ')}`);
       const renewed = events.filter((e) => e.type === 'lease.renewed');
       assert.deepEqual(
@@ -120,7 +146,7 @@ function suite(name: string, open: () => Promise<{ databaseUrl?: string; cleanup
       assert.equal(await store.notebooks.nextDueAt(), dueAt(final), 'the due index holds the final stop time');
       const shown = await svc.api.get(`${NB}/${id}/lease`);
       assert.equal(shown.body.stop_at, leaseStopAt(final.lease));
-      console.log(`# ${name}: ${accepted.length} accepted, ${refused.length} refused with ModelArts.6357`);
+      console.log(`# ${name}: API ${accepted.length} accepted, ${refused.length} refused with ModelArts.6357; replica ${replicaOk} landed, ${REPLICA_WRITES - replicaOk} refused with ModelArts.6357`);
     });
   });
 }

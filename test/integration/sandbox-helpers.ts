@@ -86,12 +86,17 @@ export class Kernel {
     return new Kernel(ws, id);
   }
 
-  /** Runs code; resolves at execute_reply with what it printed (or its exception). */
+  /**
+   * Runs code; resolves with what it printed (or its exception) once both the execute_reply
+   * (shell) and the idle status (iopub) have come: the two channels are not ordered.
+   */
   run(code: string, timeoutMs = 60_000): Promise<KernelResult> {
     const msgId = randomUUID();
     return new Promise((resolve, reject) => {
       let stdout = '';
       let error: string | null = null;
+      let replied = false;
+      let idle = false;
       const timer = setTimeout(() => {
         this.ws.off('message', onMessage);
         reject(new Error(`kernel did not answer in ${timeoutMs} ms; printed so far: ${stdout}`));
@@ -101,7 +106,9 @@ export class Kernel {
         if (msg.parent_header?.msg_id !== msgId) return;
         if (msg.msg_type === 'stream') stdout += msg.content.text;
         if (msg.msg_type === 'error') error = `${msg.content.ename}: ${msg.content.evalue}`;
-        if (msg.msg_type === 'execute_reply') {
+        if (msg.msg_type === 'execute_reply') replied = true;
+        if (msg.msg_type === 'status' && msg.content.execution_state === 'idle') idle = true;
+        if (replied && idle) {
           clearTimeout(timer);
           this.ws.off('message', onMessage);
           resolve({ stdout, error });

@@ -153,11 +153,16 @@ describe('sandbox: a failing pre_start through the API', () => {
     await svc.close();
   });
 
-  it('ends in CREATE_FAILED with the tail of the hook output in fail_reason', async () => {
+  it('ends in CREATE_FAILED with the tail of the hook output in fail_reason; the whole output is at .../logs', async () => {
     const hooks = { container_hooks: { pre_start: { type: 'COMMAND', mode: 'BLOCK', script: Buffer.from('echo "checking GPU"; echo "no GPU found" >&2; exit 2').toString('base64') } } };
     const created = await svc.api.post(`/v1/${PROJECT}/notebooks`, createBody({ image_id: SERVER_IMAGE, hooks }));
     assert.equal(created.status, 200, JSON.stringify(created.body));
     const failed = await waitForNotebook(svc.api, created.body.id, (nb) => nb.status === 'CREATE_FAILED', 60_000);
     assert.match(failed.fail_reason, /pre_start hook \(COMMAND, BLOCK\) failed with exit code 2; last output:\nchecking GPU\nno GPU found/);
+    // The whole hook output is readable through the API (notebookd extension).
+    const logs = await svc.api.get(`/v1/${PROJECT}/notebooks/${created.body.id}/logs`);
+    assert.equal(logs.status, 200, JSON.stringify(logs.body));
+    assert.match(logs.body.hooks, /--- .* pre_start hook \(COMMAND, BLOCK\) ---\nchecking GPU\nno GPU found\n--- pre_start hook ended with exit code 2 ---/);
+    assert.equal(typeof logs.body.server, 'string');
   });
 });

@@ -125,6 +125,11 @@ export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks,
     return { ...page(data, data.length, 0, data.length), flavors: data };
   });
 
+  app.get('/v1/:project_id/notebooks/:id/logs', { schema: { tags, summary: 'The last output of the start hooks and the Jupyter server (notebookd extension)', params: NotebookParams } }, async (request) => {
+    const { project_id, id } = request.params as P;
+    return notebooks.logs(callerOf(request), project_id, id);
+  });
+
   app.get('/v1/:project_id/notebooks/:id/events', { schema: { tags, summary: 'The instance event log (notebookd extension); Server-Sent Events with Accept: text/event-stream', params: NotebookParams, querystring: EventsQuery } }, async (request, reply) => {
     const { project_id, id } = request.params as P;
     if (eventStreams && wantsEventStream(request)) {

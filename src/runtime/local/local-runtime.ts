@@ -10,7 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { ImageProgram } from '../../domain/catalog.ts';
 import type { HookSpec } from '../../domain/notebook.ts';
-import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeCapabilities, RuntimeHandle, RuntimeSample } from '../runtime.ts';
+import type { Availability, InstanceSpec, Launched, PollResult, ProgressReporter, Runtime, RuntimeCapabilities, RuntimeHandle, RuntimeLogs, RuntimeSample } from '../runtime.ts';
 import { parseCgroupRef } from './cgroup-paths.ts';
 import type { CgroupRef } from './cgroup-paths.ts';
 import { cgroupUsage, createCgroups, killCgroup, oomKills, procsFiles, removeCgroup } from './cgroups.ts';
@@ -600,6 +600,13 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     stop,
     poll,
     sample,
+
+    async logs(instanceId: string, maxBytes: number): Promise<RuntimeLogs | null> {
+      const paths = instancePaths(dataDir, instanceId);
+      if (!(await exists(paths.instanceDir))) return null;
+      const tail = (path: string) => readTail(path, { lines: Number.MAX_SAFE_INTEGER, maxBytes });
+      return { hooks: await tail(paths.hooksLog), server: await tail(paths.jupyterLog) };
+    },
 
     async capabilities(): Promise<RuntimeCapabilities> {
       const caps = await capabilities();

@@ -19,7 +19,22 @@ export async function createSqliteStore(filePath: string): Promise<Store> {
   database.pragma('foreign_keys = ON');
   // WAL + NORMAL: durable across application crashes, may lose the last commits on power loss.
   database.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // Kysely prepares every query anew; the same few dozen SQL texts repeat, so their compiled
+  // statements are kept (nothing here streams, so a statement is never busy when reused).
+  const statements = new Map<string, SQLite.Statement>();
+  const prepared = {
+    close: () => database.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (!statement) {
+        if (statements.size >= 512) statements.clear();
+        statement = database.prepare(text);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: prepared }) });
 
   // Kysely runs SQLite migrations outside a transaction; BEGIN IMMEDIATE makes them atomic and
   // takes the write lock first, so a second process migrating the same file waits, then finds

@@ -1,0 +1,17 @@
+import { startPostgres } from '../../../test/support/postgres.ts';
+import { createPostgresStore } from '../../../src/store/sql/postgres.ts';
+import { mutateNotebook } from '../../../src/store/mutate.ts';
+import { VersionConflict } from '../../../src/store/store.ts';
+import { makeNotebook } from '../../../test/support/notebook-fixture.ts';
+const pg = await startPostgres();
+const store = await createPostgresStore(pg.url);
+await store.migrate();
+const nb = await store.notebooks.insert(makeNotebook({ status: 'RUNNING' }), []);
+let conflicts = 0, other = 0;
+const orig = store.notebooks.update.bind(store.notebooks);
+(store.notebooks as any).update = async (n: any, e: any) => { try { return await orig(n, e); } catch (x) { if (x instanceof VersionConflict) conflicts++; else { other++; console.log('other', (x as Error).message); } throw x; } };
+const t = Date.now();
+const res = await Promise.allSettled(Array.from({ length: 148 }, (_, i) => mutateNotebook(store, nb.id, (cur) => ({ next: { ...cur, name: `n${i}` }, events: [] }))));
+console.log('ok', res.filter((r) => r.status === 'fulfilled').length, 'failed', res.filter((r) => r.status === 'rejected').length, 'conflicts', conflicts, 'other', other, Date.now() - t, 'ms');
+console.log('final version', (await store.notebooks.get(nb.id))!.version);
+await store.close(); await pg.dropDatabase(); process.exit(0);
