@@ -1,7 +1,7 @@
 // The CLI's client commands: everything here talks to a running notebookd through the SDK.
 // Exit codes: 0 success, 1 the API refused (its error_code is printed), 2 bad usage or local
 // problem, 3 a --wait that ended in a failure status or timed out.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { createClient, NotebookdError, type Notebook, type NotebookdClient } from '../sdk/index.ts';
 import type { NotebookStatus } from '../domain/lifecycle.ts';
@@ -290,6 +290,40 @@ export function registerClientCommands(program: Command): void {
     .command('delete <id>')
     .option('--force', 'also when notebooks use it')
     .action(action((c, cmd, id: string) => c.images.delete(id, Boolean((cmd.opts() as { force?: boolean }).force)), (i) => `deleted image ${i.id}`));
+
+  registerKeyPairCommands(program);
+}
+
+function registerKeyPairCommands(program: Command): void {
+  const keypairs = program.command('keypairs').description('SSH key pairs (KPS API)');
+  const columns: Column<any>[] = [
+    { header: 'NAME', value: (k) => k.name },
+    { header: 'TYPE', value: (k) => k.type },
+    { header: 'FINGERPRINT', value: (k) => k.fingerprint },
+  ];
+  keypairs.command('list').action(action((c) => c.keypairs.list(), (list) => table(list, columns)));
+  keypairs
+    .command('create <name>')
+    .description('generate a key pair; the private key is printed once (or written to --out, mode 0600)')
+    .option('--out <file>', 'write the private key to this file')
+    .action(
+      action(async (c, cmd, name: string) => {
+        const created = await c.keypairs.create({ name });
+        const out = (cmd.opts() as { out?: string }).out;
+        if (out && created.private_key) {
+          await writeFile(out, created.private_key, { mode: 0o600 });
+          return { ...created, private_key: `(written to ${out})` };
+        }
+        return created;
+      }, (k) => `${table([k], columns)}\n\n${k.private_key ?? ''}`),
+    );
+  keypairs
+    .command('import <name> <public_key_file>')
+    .description('import an existing public key (e.g. ~/.ssh/id_ed25519.pub)')
+    .action(
+      action(async (c, _cmd, name: string, file: string) => c.keypairs.create({ name, public_key: (await readFile(file, 'utf8')).trim() }), (k) => table([k], columns)),
+    );
+  keypairs.command('delete <name>').action(action(async (c, _cmd, name: string) => (await c.keypairs.delete(name), { deleted: name }), (r) => `deleted key pair ${r.deleted}`));
 }
 
 /** Prints an error the way a user can act on, and picks the exit code. */

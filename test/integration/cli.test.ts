@@ -2,7 +2,7 @@
 // tables and --json, and exit codes that tell success from failure.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -95,6 +95,21 @@ describe('notebookd CLI', () => {
     const refused = await cli('notebooks', 'update', running.id, '--flavor', 'modelarts.vm.cpu.4u');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /ModelArts\.6347/);
+  });
+
+  it('creates (private key once, to a 0600 file), imports, lists and deletes key pairs', async () => {
+    const keyFile = join(home, 'cli_key');
+    const created = await cli('keypairs', 'create', 'cli_key', '--out', keyFile);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    assert.match(await readFile(keyFile, 'utf8'), /PRIVATE KEY/);
+    const shown = JSON.parse((await cli('--json', 'keypairs', 'list')).stdout);
+    const pub = shown.find((k: { name: string }) => k.name === 'cli_key').public_key as string;
+    await writeFile(join(home, 'imported.pub'), pub + '\n');
+    assert.equal((await cli('keypairs', 'import', 'cli_imported', join(home, 'imported.pub'))).code, 0);
+    assert.match((await cli('keypairs', 'list')).stdout, /cli_imported/);
+    assert.equal((await cli('keypairs', 'delete', 'cli_imported')).code, 0);
+    assert.doesNotMatch((await cli('keypairs', 'list')).stdout, /cli_imported/);
   });
 
   it('lists flavors and images', async () => {
