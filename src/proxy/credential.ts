@@ -3,8 +3,8 @@
 // what the per-instance cookie holds, so the hot path checks a MAC instead of querying the store.
 // A new start gives the instance a new token, hence a new generation: old cookies stop working.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readOrCreate } from './secret-file.ts';
 
 export interface AccessCredential {
   instanceId: string;
@@ -42,17 +42,6 @@ export function verifyCredential(secret: Buffer, instanceId: string, value: stri
 
 /** The server secret under the data dir (mode 0600), created on first use; replicas share it by sharing the file. */
 export async function loadOrCreateSecret(dataDir: string, fileName = 'proxy-secret'): Promise<Buffer> {
-  const path = join(dataDir, fileName);
-  const existing = await readFile(path, 'utf8').catch(() => null);
-  if (existing && /^[0-9a-f]{64,}$/.test(existing.trim())) return Buffer.from(existing.trim(), 'hex');
-  await mkdir(dataDir, { recursive: true });
-  const secret = randomBytes(32);
-  // 'wx': two processes starting at once must not overwrite each other's secret.
-  try {
-    await writeFile(path, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-    return secret;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    return loadOrCreateSecret(dataDir, fileName);
-  }
+  const hex = await readOrCreate(join(dataDir, fileName), () => randomBytes(32).toString('hex') + '\n', (c) => /^[0-9a-f]{64,}\s*$/.test(c));
+  return Buffer.from(hex.trim(), 'hex');
 }

@@ -42,7 +42,7 @@ const CONFIG = {
   reconcile: { healthIntervalMs: 300, readinessPollMs: 100, concurrency: 16 },
   lease: { minMs: 1_000, warningLeadMs: 0 },
   timeouts: { createMs: 180_000, startMs: 180_000, stopGraceMs: 3_000, stopMs: 30_000, deleteMs: 120_000 },
-  limits: { instancesPerUser: 200 },
+  limits: { instancesPerUser: 200, rateLimit: { enabled: false, perSecond: 1, burst: 1 } },
 };
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
