@@ -46,12 +46,21 @@ export function parsePublicKey(text: string): { algorithm: string; blob: Buffer;
 /** "SHA256:<base64, no padding>" of the key blob, as `ssh-keygen -l` prints it. */
 export const fingerprintOf = (blob: Buffer): string => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 
-function generate(algorithm: KeyPairAlgorithm, rsaBits: number, comment: string): Promise<{ public: string; private: string }> {
+function generateOnce(algorithm: KeyPairAlgorithm, rsaBits: number, comment: string): Promise<{ public: string; private: string }> {
   return new Promise((resolve, reject) => {
     const done = (err: Error | null, keys: { public: string; private: string }) => (err ? reject(err) : resolve(keys));
     if (algorithm === 'rsa') sshUtils.generateKeyPair('rsa', { bits: rsaBits, comment }, done);
     else sshUtils.generateKeyPair('ed25519', { comment }, done);
   });
+}
+
+/** ssh2 now and then emits an ed25519 key its own parser rejects (about 1 in 250): hand out only keys that parse. */
+async function generate(algorithm: KeyPairAlgorithm, rsaBits: number, comment: string): Promise<{ public: string; private: string }> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const keys = await generateOnce(algorithm, rsaBits, comment);
+    if (!(sshUtils.parseKey(keys.private) instanceof Error)) return keys;
+  }
+  throw new Error('could not generate a key pair that parses');
 }
 
 export function createKeyPairService(deps: KeyPairServiceDeps) {
