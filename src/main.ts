@@ -10,7 +10,6 @@ import { LOG_REDACTION } from './auth/log-redaction.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { storeLocation, type Config } from './config/config.ts';
 import { createFakeRuntime } from './runtime/fake/fake-runtime.ts';
-import { createKubernetesRuntime } from './runtime/kubernetes/kubernetes-runtime.ts';
 import { createLocalRuntime } from './runtime/local/local-runtime.ts';
 import { createSlurmRuntime } from './runtime/slurm/slurm-runtime.ts';
 import type { Runtime } from './runtime/runtime.ts';
@@ -35,7 +34,6 @@ import { createIdentityService } from './service/identity-service.ts';
 import { createInstanceUsage } from './service/instance-usage.ts';
 import { createNotebookService } from './service/notebook-service.ts';
 import { createQuotaService } from './service/quota-service.ts';
-import { createPostgresStore } from './store/sql/postgres.ts';
 import { createSqliteStore } from './store/sql/sqlite.ts';
 import type { Store } from './store/store.ts';
 
@@ -63,11 +61,12 @@ export interface StartOptions {
 /** The configured store, not yet migrated; also used by `notebookd admin`, which works on the store directly. */
 export async function openStore(config: Config): Promise<Store> {
   const where = storeLocation(config);
-  if (where.kind === 'postgres') return createPostgresStore(where.url);
+  // Loaded only when chosen: pg and @kubernetes/client-node cost seconds of start-up (bench/api).
+  if (where.kind === 'postgres') return (await import('./store/sql/postgres.ts')).createPostgresStore(where.url);
   return createSqliteStore(where.path);
 }
 
-function openRuntime(config: Config, log: Logger): Runtime {
+async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
   switch (config.runtime) {
     case 'local':
       return createLocalRuntime({ dataDir: config.dataDir, log: log.child({ component: 'runtime' }), ...config.localRuntime });
@@ -75,8 +74,10 @@ function openRuntime(config: Config, log: Logger): Runtime {
       return createFakeRuntime();
     case 'slurm':
       return createSlurmRuntime({ ...config.slurm, sharedDir: config.slurm.sharedDir || join(config.dataDir, 'slurm'), log: log.child({ component: 'runtime' }) });
-    case 'kubernetes':
+    case 'kubernetes': {
+      const { createKubernetesRuntime } = await import('./runtime/kubernetes/kubernetes-runtime.ts');
       return createKubernetesRuntime({ ...config.kubernetes, log: log.child({ component: 'runtime' }) });
+    }
   }
 }
 
@@ -108,7 +109,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   await store.migrate();
   const bootstrap = await bootstrapIfEmpty(store, clock, config.dataDir, config.bootstrap);
 
-  const runtime = opts.runtime ?? openRuntime(config, log);
+  const runtime = opts.runtime ?? (await openRuntime(config, log));
   const catalog = createCatalogService({
     store,
     clock,

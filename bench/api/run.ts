@@ -7,7 +7,7 @@
 //   node --import tsx bench/api/run.ts
 //   (BENCH_SECONDS per measurement, default 10; BENCH_CONNECTIONS, default 10;
 //    BENCH_INSTANCES, default 10000; BENCH_STARTUP_INSTANCES, default 100000;
-//    BENCH_PROFILE=<dir> to have notebookd write V8 CPU profiles there)
+//    BENCH_PROFILE=<dir> to have notebookd write V8 CPU profiles there; BENCH_ONLY=show|list|renew)
 //
 // notebookd (the real binary, `--runtime fake`: no Jupyter is needed to answer the API) and the
 // bare server each run in a process of their own; autocannon runs in this one. The records are
@@ -204,11 +204,15 @@ async function main() {
   const probe = (await (await fetch(listUrl, { headers: auth })).json()) as { total: number; data: unknown[] };
   if (probe.data.length !== Math.max(0, Math.min(50, probe.total - 50))) throw new Error(`the filtered list page has ${probe.data.length} of ${probe.total} items`);
 
+  // BENCH_ONLY=show|list|renew measures one endpoint (with a profile, its own hot path); 0 req/s for the others.
+  const only = process.env.BENCH_ONLY;
+  const skipped: Figures = { rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0 };
+  const pick = (name: string, run: () => Promise<Figures>) => (only && only !== name ? Promise.resolve(skipped) : run());
   const results = {
     bare: await measure(`http://127.0.0.1:${barePort}/`),
-    show: await measure(`${base}/${target.id}`, { headers: auth }),
-    list: await measure(listUrl, { headers: auth }),
-    renew: await measure(`${base}/${target.id}/lease`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ duration: 7_200_000 }) }),
+    show: await pick('show', () => measure(`${base}/${target.id}`, { headers: auth })),
+    list: await pick('list', () => measure(listUrl, { headers: auth })),
+    renew: await pick('renew', () => measure(`${base}/${target.id}/lease`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ duration: 7_200_000 }) })),
   };
   console.log(`bare node:http (1 KiB JSON)      ${fmt(results.bare)}`);
   console.log(`ShowNotebook                     ${fmt(results.show)}`);
