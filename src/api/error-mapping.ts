@@ -1,5 +1,7 @@
 // The one place where errors become HTTP responses in the ModelArts format:
 // {"error_code":"ModelArts.xxxx","error_msg":"..."} (+ request_id for gateway-level errors).
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, errors } from '../domain/errors.ts';
 
@@ -58,4 +60,23 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const body: Record<string, string> = { error_code: domain.code, error_msg: domain.message };
   if (domain.code.startsWith('APIGW.')) body.request_id = String(request.id);
   return reply.status(domain.httpStatus).type('application/json').send(body);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before there is a request (a request line or headers over
+ * the size limit, bytes that are not HTTP, a client too slow to send them) get the same format.
+ */
+export function sendClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request line or headers are too large.']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request was not received in time.']
+        : [400, 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error_code: 'ModelArts.0101', error_msg: message });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }

@@ -16,7 +16,7 @@ import type { KeyPairService } from '../service/keypair-service.ts';
 import type { NotebookService } from '../service/notebook-service.ts';
 import type { QuotaService } from '../service/quota-service.ts';
 import { registerAuditHook, type AuditSink } from './audit-hook.ts';
-import { sendError } from './error-mapping.ts';
+import { sendClientError, sendError } from './error-mapping.ts';
 import { createRateLimiter, type RateLimitSettings } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { catalogRoutes } from './routes/catalog.ts';
@@ -92,6 +92,7 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => {
       sendError(request, reply, error);
     },
+    clientErrorHandler: sendClientError,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     // Body types are checked strictly (no "123" for 123); query strings stay strings and are parsed by the service.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
