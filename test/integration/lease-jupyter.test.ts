@@ -125,9 +125,16 @@ describe('IDLE leases with a real Jupyter server', () => {
     const messages: string[] = [];
     ws.on('message', (m) => messages.push(String(m).slice(0, 300)));
     try {
-      // The kernel answers on its channel once it is up. (Classic notebook's own api/kernels state
-      // may stay 'starting' until the next status change: its watcher can miss the first messages.)
+      // The kernel answers on its channel once it is up. Classic notebook's own api/kernels state
+      // comes from a separate watcher subscribed to the kernel's status messages, which joins late
+      // on a loaded machine (ZeroMQ's slow joiner) and misses whatever was published before: so
+      // run trivial cells until the server has seen one finish, then start the long one.
       await until('the kernel to answer on its channel', 60_000, async () => messages.length > 0);
+      await until('the server to track the kernel state', 60_000, async () => {
+        execute(ws, 'pass');
+        await sleep(250);
+        return (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'idle';
+      });
       execute(ws, `import time; time.sleep(${CELL_SECONDS})`);
       await until('the server to report the kernel busy', 20_000, async () => (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'busy');
     } catch (e) {
