@@ -44,7 +44,13 @@ export interface Launched {
 
 export type PollResult =
   | { state: 'running' }
-  | { state: 'exited'; exitCode: number | null; reason: string }
+  | {
+      state: 'exited';
+      exitCode: number | null;
+      reason: string;
+      /** Set when another launch would not meet the same fault (its port was taken between choosing and binding): why. */
+      retryable?: string;
+    }
   | { state: 'lost'; reason: string };
 
 export interface Availability {

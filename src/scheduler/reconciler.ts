@@ -35,12 +35,17 @@ export interface ReconcilerDeps {
   describe: (nb: Notebook) => Promise<Pick<InstanceSpec, 'program' | 'vcpus' | 'memoryMb'> & Partial<Pick<InstanceSpec, 'gpus' | 'imageRef' | 'leaseMs' | 'allowedAccessIps'>>>;
 }
 
+/** A launch whose server exited for a retryable reason is repeated at most this often per start. */
+const MAX_RELAUNCHES = 3;
+
 export const basePathOf = (id: string) => `/nb/${id}/`;
 
 export function createReconciler(deps: ReconcilerDeps) {
   const { store, runtime, clock, log, timeouts, settings } = deps;
   const inFlight = new Map<string, Promise<void>>();
   const again = new Set<string>();
+  /** Launches repeated after a retryable exit, per instance in its current start. */
+  const relaunches = new Map<string, number>();
   const queued = new Set<string>();
   let wake = new AbortController();
   let running = false;
@@ -242,7 +247,21 @@ export function createReconciler(deps: ReconcilerDeps) {
     const failStatus = nb.operation === 'create' ? 'CREATE_FAILED' : 'START_FAILED';
     for (;;) {
       const seen = await runtime.poll(handle);
+      if (seen.state === 'exited' && seen.retryable && (relaunches.get(id) ?? 0) < MAX_RELAUNCHES) {
+        // Still STARTING, without a handle: the next step launches again (within the same start timeout).
+        relaunches.set(id, (relaunches.get(id) ?? 0) + 1);
+        await mutateNotebook(store, id, (cur) => {
+          if (cur.status !== 'STARTING' || JSON.stringify(cur.runtimeHandle) !== JSON.stringify(handle)) return null;
+          const now = clock.now();
+          return {
+            next: { ...cur, runtimeHandle: null, runtimeTarget: null, updateAt: now },
+            events: [event(id, now, 'notebook.relaunching', `The notebook server could not start (${seen.retryable}); starting it again.`)],
+          };
+        });
+        return;
+      }
       if (seen.state !== 'running') {
+        relaunches.delete(id);
         await transitionIf(id, 'STARTING', (cur, now) => failure(cur, now, failStatus, seen.reason));
         return;
       }
@@ -261,6 +280,7 @@ export function createReconciler(deps: ReconcilerDeps) {
           },
           events: [event(id, now, 'notebook.running', 'The notebook server is ready.')],
         }));
+        relaunches.delete(id);
         if (becameRunning?.status === 'RUNNING') deps.onRunning?.(id);
         return;
       }

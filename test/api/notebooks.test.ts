@@ -2,6 +2,7 @@
 // that serves a real Jupyter-like HTTP endpoint). Each error code of the contract is exercised.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createFakeRuntime, fakeVariants } from '../../src/runtime/fake/fake-runtime.ts';
 import { createBody, NOTEBOOK_IMAGE, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
@@ -336,4 +337,29 @@ describe('Tags', () => {
     assert.deepEqual((await svc.api.get(`${NB}/${nb.id}`)).body.tags, [{ key: 'team', value: 'ml' }]);
     assertError(await svc.api.post(`${NB}/${nb.id}/tags/create`, { tags: [{ key: '_sys_x', value: 'v' }] }), 400, 'ModelArts.6336');
   });
+});
+
+describe('a server whose port another process took first', () => {
+  // The runtime says such an exit is retryable: notebookd launches again (within the same start
+  // timeout) instead of failing the creation, and says so in the events; it gives up after three.
+  for (const [takenRuns, outcome] of [
+    [2, 'RUNNING'],
+    [10, 'CREATE_FAILED'],
+  ] as const) {
+    it(`${takenRuns} taken ports in a row: ${outcome}`, async () => {
+      const own = await startTestService({ runtime: createFakeRuntime(fakeVariants.portTaken(takenRuns)) });
+      try {
+        const res = await own.api.post(NB, createBody({ name: 'port_race' }));
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const nb = await waitForNotebook(own.api, res.body.id, (n) => n.status === outcome);
+        const events = (await own.api.get(`${NB}/${nb.id}/events`)).body.events;
+        const relaunches = events.filter((e: any) => e.type === 'notebook.relaunching');
+        assert.equal(relaunches.length, Math.min(takenRuns, 3), events.map((e: any) => e.type).join(','));
+        assert.match(relaunches[0].message, /was taken before the server could listen on it\); starting it again/);
+        if (outcome === 'CREATE_FAILED') assert.match(nb.fail_reason, /is already in use/);
+      } finally {
+        await own.close();
+      }
+    });
+  }
 });

@@ -325,6 +325,7 @@ describe('local runtime', () => {
     assert.equal(result.state === 'exited' && result.exitCode, null);
     assert.match((result as { reason: string }).reason, /killed by SIGKILL/);
     assert.match((result as { reason: string }).reason, /last log lines/);
+    assert.equal(result.state === 'exited' && result.retryable, undefined, 'a killed server is not retried');
 
     const restarted = createLocalRuntime({ dataDir });
     const lost = await restarted.poll(launched.handle);
@@ -344,6 +345,31 @@ describe('local runtime', () => {
       assert.notEqual((launched.handle as unknown as LocalHandle).port, remembered);
       await ready(launched);
       await runtime.stop(launched.handle, 5_000);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+  });
+
+  it('a port taken after it was chosen but before Jupyter bound it is a retryable exit, and the next start picks another', async () => {
+    const s = spec();
+    await runtime.prepare(s, () => {});
+    const launched = await runtime.start(s);
+    handles.push(launched.handle);
+    const taken = (launched.handle as unknown as LocalHandle).port;
+    // Python needs far longer to import Jupyter than this listen takes: the squatter binds first.
+    const squatter: Server = createServer();
+    await new Promise<void>((resolve) => squatter.listen(taken, '127.0.0.1', resolve));
+    try {
+      const exited = await waitFor('the server to exit', 30_000, async () => {
+        const seen = await runtime.poll(launched.handle);
+        return seen.state === 'exited' ? seen : null;
+      });
+      assert.match(exited.retryable ?? '', new RegExp(`port ${taken} was taken`), exited.reason);
+      const again = await runtime.start(s);
+      handles.push(again.handle);
+      assert.notEqual((again.handle as unknown as LocalHandle).port, taken);
+      await ready(again);
+      await runtime.stop(again.handle, 5_000);
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }

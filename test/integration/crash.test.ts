@@ -10,8 +10,7 @@
 // status that allows it), so "the last accepted operation" is well defined; the instances'
 // chains run concurrently, so many operations are in flight at once.
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -244,7 +243,13 @@ describe('crash safety: SIGKILL during 50 concurrent lifecycle operations (real 
       assert.equal(res.status, 200, JSON.stringify(res.body));
       ids.push(res.body.id);
     }
-    const why = async (id: string) => JSON.stringify((await api.get(`${NB}/${id}`)).body).slice(0, 1500);
+    // Why an instance did not get there: its status and reason, its last events and its Jupyter log.
+    const why = async (id: string) => {
+      const nb = (await api.get(`${NB}/${id}`)).body;
+      const events = ((await api.get(`${NB}/${id}/events`)).body.events ?? []).slice(-6).map((e: { type: string; message: string }) => `${e.type}: ${e.message}`);
+      const log = await readFile(join(dataDir, 'instances', id, 'jupyter.log'), 'utf8').catch((e) => String(e));
+      return `${nb.status} (${nb.fail_reason ?? nb.stop_reason ?? ''})\nevents:\n${events.join('\n')}\njupyter.log:\n${log.slice(-2000)}\n${nbd?.output().slice(-2000) ?? ''}`;
+    };
     for (const id of ids) assert.ok(await waitForStatus(api, id, ['RUNNING'], CONVERGE_MS, () => false), `setup: ${id} did not reach RUNNING: ${await why(id)}`);
     const stopped = ids.slice(SETUP_RUNNING);
     for (const id of stopped) assert.equal((await api.post(`${NB}/${id}/stop`)).status, 200);

@@ -169,6 +169,20 @@ describe('flaky fake', () => {
   });
 });
 
+describe('port-taken fake', () => {
+  it('the first portTakenRuns runs exit at once with a retryable reason, then runs keep running', async () => {
+    const { fake } = fakeWith(fakeVariants.portTaken(1));
+    const s = spec();
+    await fake.prepare(s, () => {});
+    const first = await fake.start(s);
+    const seen = await fake.poll(first.handle);
+    assert.equal(seen.state, 'exited');
+    assert.match(seen.state === 'exited' ? (seen.retryable ?? '') : '', /was taken before the server could listen/);
+    const second = await fake.start(s);
+    assert.deepEqual(await fake.poll(second.handle), { state: 'running' });
+  });
+});
+
 describe('failing-prepare fake', () => {
   for (const step of [1, 2, 3] as const) {
     it(`fails at step ${step} after reporting it PROCESSING`, async () => {

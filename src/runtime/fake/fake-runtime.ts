@@ -28,6 +28,8 @@ export interface FakeRun {
   state: 'running' | 'exited';
   exitCode: number | null;
   reason: string;
+  /** Set on a run that exited as though its port had been taken: why another launch would work. */
+  retryable?: string;
   /** Clock time from which api/status answers 200 (Infinity: never). */
   readyAt: number;
   kernels: FakeKernel[];
@@ -83,6 +85,8 @@ export interface FakeOptions {
   crashExitCode?: number;
   /** flaky: the first k calls to start() (of this runtime object) throw. */
   failStarts?: number;
+  /** port taken: the first k runs exit at once, as a server whose port another process bound first. */
+  portTakenRuns?: number;
   /** failing prepare: this step reports PROCESSING, then prepare throws. */
   failPrepare?: { step: PrepareStep; message?: string };
   /** stop(handle, graceMs > 0) never returns (the instance ignores it) until forced: stop(handle, 0) or releaseStops(). */
@@ -98,6 +102,7 @@ export const fakeVariants = {
   neverReady: (): FakeOptions => ({ neverReady: true }),
   crashing: (afterMs: number, exitCode = 1): FakeOptions => ({ crashAfterMs: afterMs, crashExitCode: exitCode }),
   flaky: (failingStarts: number): FakeOptions => ({ failStarts: failingStarts }),
+  portTaken: (runs: number): FakeOptions => ({ portTakenRuns: runs }),
   failingPrepare: (step: PrepareStep = 1, message?: string): FakeOptions => ({ failPrepare: { step, message } }),
   hangingStop: (): FakeOptions => ({ stopHangs: true }),
 } as const;
@@ -160,6 +165,7 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
   const unavailable = new Set(opts.unavailablePrograms ?? []);
   const calls: FakeCall[] = [];
   let startAttempts = 0;
+  let portTakenRuns = 0;
   const hangingStops = new Set<() => void>();
   const execs = createFakeExec();
 
@@ -329,6 +335,11 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
       instance.startCount += 1;
 
       const launched = run;
+      if (opts.portTakenRuns && portTakenRuns < opts.portTakenRuns) {
+        portTakenRuns += 1;
+        launched.retryable = `port ${server.port} was taken before the server could listen on it`;
+        await end(launched, 1, `fake jupyter exited with code 1: The port ${server.port} is already in use.`);
+      }
       if (opts.crashAfterMs !== undefined) {
         const code = opts.crashExitCode ?? 1;
         void clock.sleep(opts.crashAfterMs, launched.ended.signal).then(() =>
@@ -352,7 +363,7 @@ export function createFakeRuntime(opts: FakeOptions = {}): FakeRuntime {
       const run = runOf(handle);
       if (!run) return { state: 'lost', reason: 'fake: no such process (unknown or recycled handle)' };
       if (run.state === 'running') return { state: 'running' };
-      return { state: 'exited', exitCode: run.exitCode, reason: run.reason };
+      return { state: 'exited', exitCode: run.exitCode, reason: run.reason, ...(run.retryable && { retryable: run.retryable }) };
     },
 
     async destroy(instanceId) {

@@ -422,7 +422,14 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       }
     }
     const sandboxSignal = h.sandboxed && child.exit.code !== null && signalOfCode(child.exit.code) !== null;
-    return { state: 'exited', exitCode: sandboxSignal ? null : child.exit.code, reason: await withTail(exitReason(child.exit, h.sandboxed)) };
+    const reason = await withTail(exitReason(child.exit, h.sandboxed));
+    // Another process bound the port between ensurePort and Jupyter's own bind (many starts at
+    // once, other services on the host): forget it so the next launch picks a new one.
+    if (child.exit.code !== 0 && reason.includes(`The port ${h.port} is already in use`)) {
+      await rm(paths.portFile, { force: true });
+      return { state: 'exited', exitCode: child.exit.code, reason, retryable: `port ${h.port} was taken before the server could listen on it` };
+    }
+    return { state: 'exited', exitCode: sandboxSignal ? null : child.exit.code, reason };
   }
 
   async function sample(handle: RuntimeHandle): Promise<RuntimeSample | null> {

@@ -121,6 +121,7 @@ export function leaseView(nb: Notebook): LeaseView {
 const EVENT_LABELS: Record<string, string> = {
   'notebook.created': 'Created',
   'notebook.starting': 'Starting',
+  'notebook.relaunching': 'Starting again',
   'notebook.running': 'Running',
   'notebook.stopping': 'Stopping',
   'notebook.stopped': 'Stopped',
