@@ -17,6 +17,7 @@ import type { ProcessIdentity } from '../../src/runtime/local/process-identity.t
 import { terminate } from '../../src/runtime/local/terminate.ts';
 import type { InstanceSpec, Launched, Runtime, RuntimeHandle } from '../../src/runtime/runtime.ts';
 import { runRuntimeContract } from './runtime.contract.ts';
+import { waitFor } from '../support/wait.ts';
 
 const exists = (path: string) =>
   stat(path).then(
@@ -55,16 +56,6 @@ for (const [name, options, expected] of [
         (await exists(join(dataDir, 'volumes', id))) || (await exists(join(dataDir, 'volumes', `${id}.img`))) || (await exists(join(dataDir, 'instances', id))),
     };
   }, expected);
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function ready(launched: Launched): Promise<void> {

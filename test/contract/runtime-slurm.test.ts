@@ -18,6 +18,7 @@ import type { TestService } from '../support/service.ts';
 import { startSlurm } from '../support/slurm.ts';
 import type { TestSlurm } from '../support/slurm.ts';
 import { runRuntimeContract } from './runtime.contract.ts';
+import { waitFor } from '../support/wait.ts';
 
 const exists = (path: string) =>
   stat(path).then(
@@ -71,16 +72,6 @@ runRuntimeContract('slurm', async () => {
     readyTimeoutMs: 30_000,
   };
 });
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function ready(launched: Launched): Promise<void> {
   const { origin, basePath, jupyterToken } = launched.target;

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ImageProgram } from '../../src/domain/catalog.ts';
 import type { HookSpec, HooksSpec, RuntimeTarget } from '../../src/domain/notebook.ts';
 import type { InstanceSpec, Launched, PrepareStep, Runtime, RuntimeCapabilities, RuntimeHandle } from '../../src/runtime/runtime.ts';
+import { waitFor } from '../support/wait.ts';
 
 export interface RuntimeHarness {
   runtime: Runtime;
@@ -34,16 +35,6 @@ const commandHook = (script: string, mode: HookSpec['mode'] = 'BLOCK'): HookSpec
   mode,
   script: Buffer.from(script).toString('base64'),
 });
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function url(target: RuntimeTarget, path: string): string {
   return `${target.origin}${target.basePath}${path}`;

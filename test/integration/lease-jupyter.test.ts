@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import type { Notebook } from '../../src/domain/notebook.ts';
 import { killLeftoverServers, localHandleOf } from '../support/notebookd-process.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import { createBody, NOTEBOOK_IMAGE, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
@@ -19,8 +20,6 @@ const SETUP_LEASE_MS = 120_000;
 const JUPYTER_READY_MS = 30_000;
 
 type Target = NonNullable<Notebook['runtimeTarget']>;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function jupyter(target: Target, path: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
   const res = await fetch(`${target.origin}${target.basePath}${path}`, {
@@ -62,16 +61,6 @@ function execute(ws: WebSocket, code: string): void {
       buffers: [],
     }),
   );
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | false | null | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('IDLE leases with a real Jupyter server', () => {
@@ -129,14 +118,14 @@ describe('IDLE leases with a real Jupyter server', () => {
       // comes from a separate watcher subscribed to the kernel's status messages, which joins late
       // on a loaded machine (ZeroMQ's slow joiner) and misses whatever was published before: so
       // run trivial cells until the server has seen one finish, then start the long one.
-      await until('the kernel to answer on its channel', 60_000, async () => messages.length > 0);
-      await until('the server to track the kernel state', 60_000, async () => {
+      await waitFor('the kernel to answer on its channel', 60_000, async () => messages.length > 0);
+      await waitFor('the server to track the kernel state', 60_000, async () => {
         execute(ws, 'pass');
         await sleep(250);
         return (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'idle';
       });
       execute(ws, `import time; time.sleep(${CELL_SECONDS})`);
-      await until('the server to report the kernel busy', 20_000, async () => (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'busy');
+      await waitFor('the server to report the kernel busy', 20_000, async () => (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'busy');
     } catch (e) {
       // Say what the server and the kernel channel showed: a kernel that never answers is not our bug to hide.
       const log = await readFile(`${svc.dataDir}/instances/${id}/jupyter.log`, 'utf8').catch((x) => String(x));

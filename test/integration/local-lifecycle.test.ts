@@ -10,6 +10,7 @@ import type { Notebook } from '../../src/domain/notebook.ts';
 import { createLocalRuntime } from '../../src/runtime/local/local-runtime.ts';
 import { isAlive, killLeftoverServers, localHandleOf, processArgv } from '../support/notebookd-process.ts';
 import { createBody, NOTEBOOK_IMAGE, PROJECT, SERVER_IMAGE, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
+import { waitFor } from '../support/wait.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
 const HOUR = 3_600_000;
@@ -20,16 +21,6 @@ const exists = (path: string) =>
     () => true,
     () => false,
   );
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 function assertError(res: { status: number; body: any }, status: number, code: string) {
   assert.equal(res.status, status, `expected ${status} ${code}, got ${res.status} ${JSON.stringify(res.body)}`);

@@ -19,6 +19,7 @@ import {
   type NotebookdProcessOptions,
 } from '../support/notebookd-process.ts';
 import { createBody, PROJECT, waitForNotebook, type ApiClient } from '../support/service.ts';
+import { waitFor } from '../support/wait.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
 const JUPYTER_READY_MS = 30_000;
@@ -32,16 +33,6 @@ const exists = (path: string) =>
     () => false,
   );
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(25);
-  }
-}
 
 /** Asserts the instance stays RUNNING for `ms` (several health passes at CONFIG's interval). */
 async function staysRunning(api: ApiClient, id: string, ms: number): Promise<void> {

@@ -13,7 +13,8 @@ import type { LocalHandle } from '../../src/runtime/local/local-runtime.ts';
 import { createLocalRuntime } from '../../src/runtime/local/local-runtime.ts';
 import { descendants, readProcStat } from '../../src/runtime/local/process-identity.ts';
 import type { Launched, Runtime } from '../../src/runtime/runtime.ts';
-import { execIn, instanceSpec, Kernel, launchReady, removeDataDir, waitFor } from './sandbox-helpers.ts';
+import { execIn, instanceSpec, Kernel, launchReady, removeDataDir } from './sandbox-helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const exists = (path: string) =>
   stat(path).then(

@@ -8,16 +8,7 @@ import WebSocket from 'ws';
 import type { RuntimeTarget } from '../../src/domain/notebook.ts';
 import { createLocalRuntime } from '../../src/runtime/local/local-runtime.ts';
 import type { InstanceSpec, Launched, Runtime } from '../../src/runtime/runtime.ts';
-
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { waitFor } from '../support/wait.ts';
 
 export function instanceSpec(instanceId: string, overrides: Partial<InstanceSpec> = {}): InstanceSpec {
   return {

@@ -13,7 +13,8 @@ import { createLocalRuntime } from '../../src/runtime/local/local-runtime.ts';
 import type { Launched, Runtime } from '../../src/runtime/runtime.ts';
 import { killLeftoverServers, localHandleOf } from '../support/notebookd-process.ts';
 import { createBody, PROJECT, SERVER_IMAGE, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
-import { execIn, instanceSpec, launchReady, removeDataDir, waitFor } from './sandbox-helpers.ts';
+import { execIn, instanceSpec, launchReady, removeDataDir } from './sandbox-helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const HOOK_TIMEOUT_MS = 1_500;
 

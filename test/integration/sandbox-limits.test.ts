@@ -16,7 +16,8 @@ import { liveness } from '../../src/runtime/local/process-identity.ts';
 import type { Launched, Runtime } from '../../src/runtime/runtime.ts';
 import { killLeftoverServers, localHandleOf } from '../support/notebookd-process.ts';
 import { createBody, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
-import { instanceSpec, Kernel, launchReady, removeDataDir, waitFor } from './sandbox-helpers.ts';
+import { instanceSpec, Kernel, launchReady, removeDataDir } from './sandbox-helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const MIB = 1024 * 1024;
 

@@ -10,7 +10,8 @@ import { buildExecLaunch, spawnExec } from '../../src/runtime/exec-process.ts';
 import { loadOrCreateHostKey } from '../../src/ssh/host-key.ts';
 import { freePort } from '../support/notebookd-process.ts';
 import { createBody, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
-import { keyDir, parseSshUri, portAccepts, run, SSH_OPTIONS, ssh, sshBackground, sshKeygen, waitFor, writeKey, type Target } from './ssh-support.ts';
+import { keyDir, parseSshUri, portAccepts, run, SSH_OPTIONS, ssh, sshBackground, sshKeygen, writeKey, type Target } from './ssh-support.ts';
+import { waitFor } from '../support/wait.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
 const KP = `/v3/${PROJECT}/keypairs`;

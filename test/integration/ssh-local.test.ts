@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Notebook } from '../../src/domain/notebook.ts';
 import { freePort, killLeftoverServers, localHandleOf } from '../support/notebookd-process.ts';
 import { createBody, PROJECT, startTestService, waitForNotebook, type TestService } from '../support/service.ts';
-import { keyDir, parseSshUri, portAccepts, run, SSH_OPTIONS, ssh, sshBackground, waitFor, writeKey, type Target } from './ssh-support.ts';
+import { keyDir, parseSshUri, portAccepts, run, SSH_OPTIONS, ssh, sshBackground, writeKey, type Target } from './ssh-support.ts';
+import { waitFor } from '../support/wait.ts';
 
 const NB = `/v1/${PROJECT}/notebooks`;
 

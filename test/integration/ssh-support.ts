@@ -86,16 +86,6 @@ export function sshBackground(t: Target, key: string, extra: string[], command?:
   return spawn('ssh', [...sshArgs(t, key, extra), ...(command ? [command] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 export const portAccepts = (port: number, host = '127.0.0.1') =>
   new Promise<boolean>((resolve) => {
     const s = createConnection({ port, host });
