@@ -9,6 +9,8 @@ import { signRequest } from '../../src/auth/request-signer.ts';
 import { systemClock, type Clock } from '../../src/clock.ts';
 import { ApiClient, PROJECT, type ApiResponse, type TestService } from '../support/service.ts';
 
+export { waitForInstance } from '../support/service.ts';
+
 /**
  * Real time plus an offset the test moves forward: tokens expire, signatures go stale and locks
  * run out on demand, while the reconciler's sleeps stay real so instances still converge.
@@ -82,44 +84,22 @@ export function assertError(res: ApiResponse, status: number, code: string, what
   assert.equal(res.body?.error_code, code, `${what} → ${shown}`);
 }
 
-/** An ApiClient-shaped client that signs every request with AK/SK (our signer, byte-identical to the core's for JSON). */
-export class SignedClient {
+/** An ApiClient that signs every request with AK/SK (our signer, byte-identical to the core's for JSON). */
+export class SignedClient extends ApiClient {
   constructor(
-    readonly base: string,
+    base: string,
     readonly accessKey: string,
     readonly secretKey: string,
     private readonly clock: Clock = systemClock,
-    private readonly extraHeaders: Record<string, string> = {},
-  ) {}
-
-  async request<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
-    const url = new URL(path, this.base);
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const headers = signRequest({
-      method,
-      url,
-      headers: { 'content-type': 'application/json', ...this.extraHeaders },
-      ...(text !== undefined && { body: text }),
-      accessKey: this.accessKey,
-      secretKey: this.secretKey,
-      now: this.clock.now(),
-    });
-    const res = await fetch(url, { method, headers, ...(text !== undefined && { body: text }) });
-    const raw = await res.text();
-    let parsed: unknown = raw;
-    try {
-      parsed = raw ? JSON.parse(raw) : undefined;
-    } catch {
-      /* keep the text */
-    }
-    return { status: res.status, body: parsed as T, headers: res.headers };
+    extraHeaders: Record<string, string> = {},
+  ) {
+    // The content type is signed too, so it goes on every request, with a body or not.
+    super(base, { 'content-type': 'application/json', ...extraHeaders });
   }
 
-  get = <T = any>(path: string) => this.request<T>('GET', path);
-  post = <T = any>(path: string, body?: unknown) => this.request<T>('POST', path, body);
-  put = <T = any>(path: string, body?: unknown) => this.request<T>('PUT', path, body);
-  patch = <T = any>(path: string, body?: unknown) => this.request<T>('PATCH', path, body);
-  delete = <T = any>(path: string, body?: unknown) => this.request<T>('DELETE', path, body);
+  protected override finalHeaders(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Record<string, string> {
+    return signRequest({ method, url, headers, ...(body !== undefined && { body }), accessKey: this.accessKey, secretKey: this.secretKey, now: this.clock.now() });
+  }
 }
 
 /** The official Node core as the ModelArts client does it: BasicCredentials with AK, SK and project id. */
@@ -136,17 +116,4 @@ export function silenceSdkCoreLogs(): void {
   const requireFromCore = createRequire(createRequire(import.meta.url).resolve('@huaweicloud/huaweicloud-sdk-core'));
   const log4js = requireFromCore('log4js') as { configure(c: unknown): void };
   log4js.configure({ appenders: { none: { type: 'stdout' } }, categories: { default: { appenders: ['none'], level: 'off' } } });
-}
-
-/** Polls an instance of any project (waitForNotebook knows only the bootstrap project) until `done` holds. */
-export async function waitForInstance(api: ApiClient, projectId: string, id: string, done: (nb: any) => boolean, timeoutMs = 20_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  let last: any;
-  while (Date.now() < deadline) {
-    const res = await api.get(`/v1/${projectId}/notebooks/${id}`);
-    last = res.body;
-    if (res.status === 200 && done(last)) return last;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`notebook ${id} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)?.slice(0, 400)}`);
 }

@@ -347,7 +347,8 @@ describe('a server whose port another process took first', () => {
     [10, 'CREATE_FAILED'],
   ] as const) {
     it(`${takenRuns} taken ports in a row: ${outcome}`, async () => {
-      const own = await startTestService({ runtime: createFakeRuntime(fakeVariants.portTaken(takenRuns)) });
+      const runtime = createFakeRuntime(fakeVariants.portTaken(takenRuns));
+      const own = await startTestService({ runtime });
       try {
         const res = await own.api.post(NB, createBody({ name: 'port_race' }));
         assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -359,6 +360,7 @@ describe('a server whose port another process took first', () => {
         if (outcome === 'CREATE_FAILED') assert.match(nb.fail_reason, /is already in use/);
       } finally {
         await own.close();
+        await runtime.killAll(); // a runtime passed in is the caller's to end
       }
     });
   }

@@ -43,17 +43,20 @@ export class ApiClient {
     return new ApiClient(this.base, headers);
   }
 
+  /** The headers a request goes out with: a signing client adds its signature here. */
+  protected finalHeaders(_method: string, _url: URL, headers: Record<string, string>, _body: string | undefined): Record<string, string> {
+    return headers;
+  }
+
   async request<T = any>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResponse<T>> {
-    const hasBody = body !== undefined;
-    const res = await fetch(this.base + path, {
-      method,
-      headers: { ...this.headers, ...(hasBody && { 'content-type': 'application/json' }), ...extraHeaders },
-      ...(hasBody && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
+    const url = new URL(this.base + path);
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const headers = { ...this.headers, ...(text !== undefined && { 'content-type': 'application/json' }), ...extraHeaders };
+    const res = await fetch(url, { method, headers: this.finalHeaders(method, url, headers, text), ...(text !== undefined && { body: text }) });
+    const raw = await res.text();
+    let parsed: unknown = raw;
     try {
-      parsed = text ? JSON.parse(text) : undefined;
+      parsed = raw ? JSON.parse(raw) : undefined;
     } catch {
       /* keep the text */
     }
@@ -123,12 +126,16 @@ export async function startTestService(opts: StartTestServiceOptions = {}): Prom
   };
 }
 
-/** Polls a notebook until `done` holds or the deadline passes; returns the last body seen. */
-export async function waitForNotebook(api: ApiClient, id: string, done: (nb: any) => boolean, timeoutMs = 20_000): Promise<any> {
+/** Polls a notebook of the bootstrap project until `done` holds or the deadline passes; returns the last body seen. */
+export const waitForNotebook = (api: ApiClient, id: string, done: (nb: any) => boolean, timeoutMs = 20_000): Promise<any> =>
+  waitForInstance(api, PROJECT, id, done, timeoutMs);
+
+/** Polls a notebook of any project until `done` holds (`done(undefined)` once it is gone) or the deadline passes. */
+export async function waitForInstance(api: ApiClient, projectId: string, id: string, done: (nb: any) => boolean, timeoutMs = 20_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: any;
   while (Date.now() < deadline) {
-    const res = await api.get(`/v1/${PROJECT}/notebooks/${id}`);
+    const res = await api.get(`/v1/${projectId}/notebooks/${id}`);
     last = res.body;
     if (res.status === 200 && done(last)) return last;
     if (res.status === 404 && done(undefined)) return undefined;
