@@ -287,7 +287,7 @@ export const DEFAULTS: Config = {
   logLevel: 'info',
   lease: { ...DEFAULT_LEASE_POLICY, perFlavor: {} },
   timeouts: { createMs: 300_000, startMs: 120_000, stopGraceMs: 10_000, stopMs: 60_000, deleteMs: 120_000 },
-  reconcile: { healthIntervalMs: 5_000, readinessPollMs: 200, concurrency: 16 },
+  reconcile: { healthIntervalMs: 5_000, readinessPollMs: 200, concurrency: 32 },
   limits: { bodyBytes: 1_048_576, instancesPerUser: 50, rateLimit: { enabled: true, perSecond: 1_000, burst: 2_000 } },
   identity: { tokenLifetimeMs: 86_400_000, maxAccessKeysPerUser: 2 },
   quotas: {

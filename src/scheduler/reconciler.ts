@@ -19,6 +19,8 @@ export interface ReconcilerSettings {
   healthIntervalMs: number;
   readinessPollMs: number;
   concurrency: number;
+  /** While a server boots, how often its port is tried between readiness polls (probe.listening). Default 20 ms. */
+  listenPollMs?: number;
 }
 
 export interface ReconcilerDeps {
@@ -240,11 +242,33 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
   }
 
+  /**
+   * Waits `ms` between readiness polls, ending early once the server's port accepts connections:
+   * a server is usable a fraction of a poll interval after it listens, and the user waits for
+   * exactly that moment. Only while it has not listened yet: a server that listens but fails the
+   * probe is polled at the normal pace.
+   */
+  async function untilListening(target: Notebook['runtimeTarget'], ms: number): Promise<'listening' | 'waited'> {
+    const listening = deps.probe.listening;
+    const stepMs = settings.listenPollMs ?? 20;
+    if (!target || !listening || stepMs >= ms) {
+      await clock.sleep(ms);
+      return 'waited';
+    }
+    const endAt = clock.now() + ms;
+    for (let left = ms; left > 0; left = endAt - clock.now()) {
+      await clock.sleep(Math.min(stepMs, left));
+      if (await listening(target)) return 'listening';
+    }
+    return 'waited';
+  }
+
   async function awaitReady(initial: Notebook): Promise<void> {
     let nb = initial;
     const id = nb.id;
     const handle = nb.runtimeHandle as RuntimeHandle;
     const failStatus = nb.operation === 'create' ? 'CREATE_FAILED' : 'START_FAILED';
+    let listened = false;
     for (;;) {
       const seen = await runtime.poll(handle);
       if (seen.state === 'exited' && seen.retryable && (relaunches.get(id) ?? 0) < MAX_RELAUNCHES) {
@@ -284,7 +308,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (becameRunning?.status === 'RUNNING') deps.onRunning?.(id);
         return;
       }
-      await clock.sleep(settings.readinessPollMs);
+      if (listened) await clock.sleep(settings.readinessPollMs);
+      else listened = (await untilListening(nb.runtimeTarget, settings.readinessPollMs)) === 'listening';
       const fresh = await store.notebooks.get(id);
       // Anything but "still starting the same process" is re-decided from the new state.
       if (!fresh || fresh.status !== 'STARTING' || JSON.stringify(fresh.runtimeHandle) !== JSON.stringify(handle)) return;

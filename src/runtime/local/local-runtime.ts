@@ -566,6 +566,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
             files: { token: spec.jupyterToken, hostname: sandboxHostname(spec.instanceId) },
             outputFd: logFile.fd,
             env: launch.env,
+            openAtOnce: !preStart,
           });
         } catch (err) {
           await abandon({ cgroup, sandboxInit: null });

@@ -90,6 +90,12 @@ export async function spawnSandbox(opts: {
   outputFd: number | 'ignore';
   env: Record<string, string>;
   timeoutMs?: number;
+  /**
+   * Nothing needs to enter the sandbox before its command runs (no pre_start hook): the gate
+   * opens at once and the spawn returns as soon as the init is known, without waiting for
+   * the gate to run (a sandbox that fails later exits, and poll reports it with the log).
+   */
+  openAtOnce?: boolean;
 }): Promise<SpawnedSandbox> {
   const launch = sandboxLaunch({ ...opts.chain, bwrap: { ...opts.chain.bwrap, fds: SANDBOX_FDS } });
   const [passwd, group, hosts] = await Promise.all([hostFile('/etc/passwd'), hostFile('/etc/group'), hostFile('/etc/hosts')]);
@@ -118,6 +124,7 @@ export async function spawnSandbox(opts: {
   writeAndClose(stdio[SANDBOX_FDS.hosts], sandboxHosts(hosts, opts.files.hostname));
   const gate = stdio[SANDBOX_FDS.gate]!;
   gate.on('error', () => {});
+  if (opts.openAtOnce) gate.end('go\n');
   const info = stdio[SANDBOX_FDS.info]!;
   let infoText = '';
   info.on('data', (chunk: Buffer) => (infoText += chunk.toString('utf8')));
@@ -144,7 +151,7 @@ export async function spawnSandbox(opts: {
   // bwrap reports the init's pid before it has written the user namespace's id maps and made
   // the mounts; the sandbox is ready to be entered once its command (the gate) runs.
   const init = { pid: stat.pid, startTime: stat.startTime };
-  while (!(await gateRunning(init.pid))) {
+  while (!opts.openAtOnce && !(await gateRunning(init.pid))) {
     if (exit || Date.now() > deadline) {
       gate.destroy();
       if (!exit) await terminateSandbox(init, 0).catch(() => {});
@@ -157,7 +164,7 @@ export async function spawnSandbox(opts: {
     init,
     exited,
     openGate() {
-      gate.end('go\n');
+      if (!opts.openAtOnce) gate.end('go\n');
     },
   };
 }
