@@ -120,10 +120,13 @@ describe('IDLE leases with a real Jupyter server', () => {
       // run trivial cells until the server has seen one finish, then start the long one.
       await waitFor('the kernel to answer on its channel', 60_000, async () => messages.length > 0);
       await waitFor('the server to track the kernel state', 60_000, async () => {
+        // One cell at a time: on a loaded machine cells sent faster than the kernel runs them
+        // would keep it busy for good.
+        const seen = messages.length;
         execute(ws, 'pass');
-        await sleep(250);
+        await waitFor('a trivial cell to finish', 30_000, async () => messages.slice(seen).some((m) => m.includes('"execute_reply"')));
         return (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'idle';
-      });
+      }, 200);
       execute(ws, `import time; time.sleep(${CELL_SECONDS})`);
       await waitFor('the server to report the kernel busy', 20_000, async () => (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'busy');
     } catch (e) {
