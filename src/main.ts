@@ -195,7 +195,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   onCommittedEvents = (events) => {
     metrics.observeEvents(events);
     eventStreams.notify(events.map((e) => e.notebookId));
-    webhooks.nudge();
+    // Without webhooks there is nothing to deliver at once; the dispatcher's poll moves its cursor.
+    if (config.events.webhooks.length > 0) webhooks.nudge();
   };
   nudgeLeaseExecutor = () => leaseExecutor.nudge();
   const quotas = createQuotaService({ store, clock, defaults: config.quotas, flavorOf: (id) => catalog.getFlavor(id) });
@@ -218,6 +219,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     instancesPerUser: config.limits.instancesPerUser,
     notify: (id) => {
       reconciler.nudge(id);
+      leaseExecutor.nudge();
+    },
+    // A renewed lease moves a deadline: the lease executor re-arms; the reconciler only mirrors
+    // leases onto runtimes with a time limit of their own (Slurm).
+    notifyLease: (id) => {
+      if (runtime.leaseChanged) reconciler.nudge(id);
       leaseExecutor.nudge();
     },
   });

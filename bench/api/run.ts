@@ -7,7 +7,7 @@
 //   node --import tsx bench/api/run.ts
 //   (BENCH_SECONDS per measurement, default 10; BENCH_CONNECTIONS, default 10;
 //    BENCH_INSTANCES, default 10000; BENCH_STARTUP_INSTANCES, default 100000;
-//    BENCH_PROFILE=<dir> to have notebookd write V8 CPU profiles there; BENCH_ONLY=show|list|renew)
+//    BENCH_PROFILE=<dir> to have notebookd write V8 CPU profiles there; BENCH_ONLY=show|list|renew: that endpoint only, no start-up runs)
 //
 // notebookd (the real binary, `--runtime fake`: no Jupyter is needed to answer the API) and the
 // bare server each run in a process of their own; autocannon runs in this one. The records are
@@ -221,6 +221,11 @@ async function main() {
   await stop(nbd.child);
   await stop(bare);
   await rm(dataDir, { recursive: true, force: true });
+  if (only) {
+    // One endpoint: its ratio, no start-up runs.
+    if (only === 'show' || only === 'renew') console.log(`\n${only} / bare: ${(results[only].rps / results.bare.rps).toFixed(3)}×`);
+    return;
+  }
 
   // Startup: spawn to /readyz with an empty store, then with STARTUP_INSTANCES records.
   console.log(`\nstartup (spawn → /readyz 200):`);

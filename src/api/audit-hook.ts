@@ -1,7 +1,7 @@
 // Records every mutating API call (POST, PUT, PATCH, DELETE under /v1 and /v3) in the audit trail:
 // who, from where, which operation on what, and how it ended. Written before the response leaves,
 // so a client that reads the trail right after a call finds it there. Never records bodies.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { NewAuditRecord } from '../domain/audit.ts';
@@ -64,10 +64,21 @@ function errorCodeOf(payload: unknown): string | null {
 }
 
 export function registerAuditHook(app: FastifyInstance, deps: { sink: AuditSink; clock: Clock; log: Logger }): void {
-  app.addHook('onSend', async (request, reply, payload) => {
+  // Callback style: reads (most requests) pass through without a promise.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const path = request.routeOptions.url;
     // Unknown routes (404) acted on nothing; the proxy and health endpoints are not API calls.
-    if (!MUTATING.has(request.method) || !path || !AUDITED_PATH.test(path)) return payload;
+    if (!MUTATING.has(request.method) || !path || !AUDITED_PATH.test(path)) {
+      done(null, payload);
+      return;
+    }
+    record(request, reply, payload, path).then(
+      () => done(null, payload),
+      (e: Error) => done(e),
+    );
+  });
+
+  async function record(request: FastifyRequest, reply: FastifyReply, payload: unknown, path: string): Promise<void> {
     const params = (request.params ?? {}) as Record<string, unknown>;
     const caller = request.caller;
     const actor = caller ? { id: caller.user.id, name: caller.user.name, projectId: caller.projectId } : request.audit?.actor;
@@ -92,6 +103,5 @@ export function registerAuditHook(app: FastifyInstance, deps: { sink: AuditSink;
       // The call itself already happened; losing its audit line must not turn it into an error.
       deps.log.error({ err, path, requestId: request.id }, 'could not write the audit record');
     }
-    return payload;
-  });
+  }
 }

@@ -171,8 +171,8 @@ export function watchNotebookWrites(store: Store, onWrite: (nb: Notebook) => voi
     onWrite(stored);
     return stored;
   };
-  watched.update = async (next, events) => {
-    const stored = await notebooks.update(next, events);
+  watched.update = async (next, events, steps) => {
+    const stored = await notebooks.update(next, events, steps);
     onWrite(stored);
     return stored;
   };

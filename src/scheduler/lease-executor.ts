@@ -167,7 +167,8 @@ export function createLeaseExecutor(deps: LeaseExecutorDeps) {
 
     /** A lease or status changed: re-read the earliest deadline now. */
     nudge(): void {
-      wake.abort();
+      // abort() builds its DOMException reason even when already aborted: one per RenewLease otherwise.
+      if (!wake.signal.aborted) wake.abort();
     },
 
     async stop(): Promise<void> {

@@ -43,6 +43,8 @@ export interface NotebookServiceDeps {
   instancesPerUser: number;
   /** Tells the reconciler and lease executor that an instance's intent changed. */
   notify: (notebookId: string) => void;
+  /** Tells whoever follows leases that only an instance's lease changed (RenewLease); default notify. */
+  notifyLease?: (notebookId: string) => void;
   /** Quota checks (service/quota-service.ts); without it nothing but instancesPerUser is limited. */
   quotas?: QuotaEnforcer;
   /** Names among `names` that the project has no key pair for (endpoints must name existing key pairs). */
@@ -109,13 +111,13 @@ export function createNotebookService(deps: NotebookServiceDeps) {
   }
 
   /** Re-runs `decide` on fresh state until it lands; a vanished or deleted instance is 404. */
-  async function change(id: string, decide: (nb: Notebook) => Change | null): Promise<Notebook> {
+  async function change(id: string, decide: (nb: Notebook) => Change | null, notify = deps.notify): Promise<Notebook> {
     const result = await mutateNotebook(store, id, (nb) => {
       if (nb.status === 'DELETED') throw errors.notebookNotFound(id);
       return decide(nb);
     });
     if (!result) throw errors.notebookNotFound(id);
-    deps.notify(id);
+    notify(id);
     return result;
   }
 
@@ -452,7 +454,7 @@ export function createNotebookService(deps: NotebookServiceDeps) {
         // Subscribers that were told "stops at T" learn that T no longer holds.
         if (warningWithdrawn(nb.lease, lease)) events.push(warningWithdrawnEvent(nb, now, lease, `lease renewed by ${caller.user.name}`));
         return { next: { ...nb, lease, updateAt: now }, events };
-      });
+      }, deps.notifyLease);
       return updated.lease;
     },
 

@@ -52,8 +52,10 @@ export interface NotebookStore {
   /**
    * Compare-and-set: writes `next` only if the stored version is `next.version`, then stores
    * version + 1 and appends the events in the same transaction. Throws VersionConflict.
+   * `steps`: how many writes this one stands for (mutate.ts coalesces queued writes to one
+   * instance); the version advances by that many. Default 1.
    */
-  update(next: Notebook, events: NotebookEvent[]): Promise<Notebook>;
+  update(next: Notebook, events: NotebookEvent[], steps?: number): Promise<Notebook>;
   list(query: NotebookQuery): Promise<Page<Notebook>>;
   /** Instances the reconciler must look at: transitional statuses, or running ones to health-check. */
   listActive(): Promise<Notebook[]>;

@@ -8,6 +8,7 @@ import { DEFAULT_LEASE_POLICY, HOUR_MS, newLease } from '../../src/domain/lease.
 import { NOTEBOOK_STATUSES, type NotebookStatus } from '../../src/domain/lifecycle.ts';
 import type { Notebook, NotebookEvent } from '../../src/domain/notebook.ts';
 import { VersionConflict, type NotebookQuery, type SortKey, type Store } from '../../src/store/store.ts';
+import { LIST_LOOKAHEAD } from '../../src/store/sql/notebook-store.ts';
 import { FIXTURE_NOW as T, makeNotebook, makeOwner } from '../support/notebook-fixture.ts';
 
 export interface OpenedStore {
@@ -332,6 +333,46 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
 
         assert.equal((await store.notebooks.list(query({ tags: [{ key: 'env', value: 'prod' }] }))).total, 0);
         assert.deepEqual(ids((await store.notebooks.list(query({ tags: [{ key: 'env', value: 'dev' }, { key: 'new', value: '' }] }))).items), [v1.id]);
+      });
+
+      // A filtered walk collects LIST_LOOKAHEAD ids past the page: the totals and pages must be the
+      // same whether it ends before that (the total is the walk's) or not (a count is needed).
+      it(`given more matches than ${LIST_LOOKAHEAD} past a page, when paging a filter from start to past the end, then every page and total is exact`, async () => {
+        const all: Notebook[] = [];
+        for (let i = 0; i < LIST_LOOKAHEAD + 400; i++) {
+          const match = i % 4 !== 3 || i >= 1200;
+          all.push(
+            makeNotebook({
+              id: `nb-${String(i).padStart(5, '0')}`,
+              // Names do not follow creation order, so that name sorting is checked across pages.
+              name: `${match ? 'Match' : 'other'}-${(i * 7919) % 10007}`,
+              createAt: T + i,
+              status: i % 50 === 7 ? 'DELETED' : i % 2 ? 'RUNNING' : 'STOPPED',
+            }),
+          );
+        }
+        await insertAll(all);
+        const expected = (filter: (nb: Notebook) => boolean, by: (nb: Notebook) => string | number, dir: 1 | -1) =>
+          all.filter((nb) => nb.status !== 'DELETED' && filter(nb)).sort((a, b) => dir * (by(a) < by(b) ? -1 : by(a) > by(b) ? 1 : a.id < b.id ? -1 : 1));
+        const byName = expected((nb) => nb.name.startsWith('Match'), (nb) => nb.name, -1);
+        const stoppedByCreate = expected((nb) => nb.name.startsWith('Match') && nb.status === 'STOPPED', (nb) => nb.createAt, 1);
+        const everything = expected(() => true, (nb) => nb.createAt, 1);
+        assert.ok(byName.length > LIST_LOOKAHEAD + 20, 'the seed has more matches than the lookahead past a page');
+
+        const cases: { q: Partial<NotebookQuery>; want: Notebook[] }[] = [];
+        for (const offset of [0, 10, 40, byName.length - 15, byName.length - 10, byName.length, byName.length + 500]) {
+          cases.push({ q: { nameContains: 'match', sortKey: 'name', sortDir: 'DESC', offset, limit: 10 }, want: byName });
+        }
+        for (const offset of [0, 100, stoppedByCreate.length - 3, stoppedByCreate.length + 1]) {
+          cases.push({ q: { nameContains: 'MATCH', status: 'STOPPED', offset, limit: 50 }, want: stoppedByCreate });
+        }
+        for (const offset of [0, 1000, everything.length - 20, everything.length]) cases.push({ q: { offset, limit: 50 }, want: everything });
+        for (const c of cases) {
+          const page = await store.notebooks.list(query(c.q));
+          const offset = c.q.offset ?? 0;
+          assert.equal(page.total, c.want.length, `total of ${JSON.stringify(c.q)}`);
+          assert.deepEqual(ids(page.items), ids(c.want.slice(offset, offset + (c.q.limit ?? 100))), `page of ${JSON.stringify(c.q)}`);
+        }
       });
     });
 

@@ -47,5 +47,11 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Lets already-scheduled promise continuations and I/O callbacks run. */
-export const flushMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Lets already-scheduled promise continuations and I/O callbacks run. A few turns of the event
+ * loop: a store write lands one turn after it is made (writers queued together share one SQLite
+ * commit, src/store/mutate.ts and src/store/sql/sqlite-driver.ts), and what follows it one more.
+ */
+export const flushMicrotasks = async (): Promise<void> => {
+  for (let turn = 0; turn < 4; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+};

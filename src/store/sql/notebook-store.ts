@@ -125,7 +125,38 @@ async function writeEvents(db: Db, events: readonly NotebookEvent[]): Promise<vo
 
 const countOf = (row: { n: number | string | bigint } | undefined): number => Number(row?.n ?? 0);
 
-export function createNotebookStore(db: Kysely<Database>): NotebookStore {
+/**
+ * How many ids past the page a filtered list walk collects. A filter other than project and owner
+ * is checked entry by entry along the sort order, so a filtered page can sit deep in the range and
+ * a page query plus a count would walk it twice. One walk that collects the matching ids (at most
+ * this many past the page, inside the database) gives the page and, when it ends early, the exact
+ * total; a walk that reaches the cap costs one count more (bench/api/list-store.ts).
+ */
+export const LIST_LOOKAHEAD = 1000;
+
+/** Whether the query filters on more than project, owner and "not deleted". */
+const narrows = (q: NotebookQuery): boolean =>
+  q.nameContains !== undefined ||
+  q.id !== undefined ||
+  q.status !== undefined ||
+  q.flavorId !== undefined ||
+  q.imageId !== undefined ||
+  q.feature !== undefined ||
+  q.poolId !== undefined ||
+  q.workspaceId !== undefined ||
+  (q.tags !== undefined && q.tags.length > 0);
+
+/** Columns that are compared before an update when only changed ones are set (all but id, version, doc). */
+const INDEXED = ['project_id', 'owner_id', 'name', 'name_lower', 'status', 'flavor_id', 'image_id', 'feature', 'pool_id', 'workspace_id', 'create_at', 'update_at', 'due_at'] as const;
+
+export interface NotebookStoreOptions {
+  /** Update only the columns whose value changed (SQLite; see update()). */
+  setChangedOnly?: boolean;
+}
+
+export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOptions = {}): NotebookStore {
+  // The hottest query (ShowNotebook, every write's read) is compiled once; only its parameter changes.
+  const getById = db.selectFrom('notebooks').select(['doc', 'version']).where('id', '=', '').compile();
   return {
     async insert(nb, events) {
       const stored: Notebook = { ...nb, version: 1 };
@@ -140,15 +171,25 @@ export function createNotebookStore(db: Kysely<Database>): NotebookStore {
     },
 
     async get(id) {
-      const row = await db.selectFrom('notebooks').select(['doc', 'version']).where('id', '=', id).executeTakeFirst();
-      return row && toNotebook(row);
+      const { rows } = await db.executeQuery<Pick<NotebooksTable, 'doc' | 'version'>>({ ...getById, parameters: [id] });
+      return rows[0] && toNotebook(rows[0]);
     },
 
-    async update(next, events) {
-      const stored: Notebook = { ...next, version: next.version + 1 };
+    async update(next, events, steps = 1) {
+      const stored: Notebook = { ...next, version: next.version + steps };
       const row = notebookRow(stored);
-      const { id: _id, ...columns } = row;
+      const { id: _id, ...all } = row;
       await db.transaction().execute(async (trx) => {
+        let columns: Partial<typeof all> = all;
+        if (opts.setChangedOnly) {
+          // SQLite rewrites every index on a column named in SET, changed or not (and each page it
+          // touches is one more WAL frame at commit): name only what changed. A RenewLease then
+          // touches the row and the due-time index instead of all six indexes (bench/api).
+          const old = await trx.selectFrom('notebooks').select(INDEXED).where('id', '=', next.id).where('version', '=', next.version).executeTakeFirst();
+          if (!old) throw new VersionConflict(next.id);
+          columns = { ...all };
+          for (const c of INDEXED) if (old[c] === all[c]) delete columns[c];
+        }
         const result = await trx
           .updateTable('notebooks')
           .set(columns)
@@ -164,23 +205,58 @@ export function createNotebookStore(db: Kysely<Database>): NotebookStore {
 
     async list(q): Promise<Page<Notebook>> {
       const dir = q.sortDir === 'ASC' ? 'asc' : 'desc';
-      const [rows, count] = await Promise.all([
-        db
-          .selectFrom('notebooks')
-          .select(['doc', 'version'])
-          .where((eb) => filters(eb, q))
-          .orderBy(SORT_COLUMNS[q.sortKey], dir)
-          .orderBy('id', dir)
-          .offset(q.offset)
-          .limit(q.limit)
-          .execute(),
-        db
-          .selectFrom('notebooks')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where((eb) => filters(eb, q))
-          .executeTakeFirst(),
-      ]);
-      return { items: rows.map(toNotebook), total: countOf(count) };
+      const count = async () =>
+        countOf(await db.selectFrom('notebooks').select((eb) => eb.fn.countAll<number>().as('n')).where((eb) => filters(eb, q)).executeTakeFirst());
+      if (!narrows(q)) {
+        // Unfiltered, (nearly) every entry matches: the page is the `limit` entries after the
+        // offset, and the count walks the range once.
+        const [rows, total] = await Promise.all([
+          db
+            .selectFrom('notebooks')
+            .select(['doc', 'version'])
+            .where((eb) => filters(eb, q))
+            .orderBy(SORT_COLUMNS[q.sortKey], dir)
+            .orderBy('id', dir)
+            .offset(q.offset)
+            .limit(q.limit)
+            .execute(),
+          count(),
+        ]);
+        return { items: rows.map(toNotebook), total };
+      }
+      // Filtered: one walk over the covering list index in the sort order (`walk`: ids and sort
+      // keys only, from the offset on, up to LIST_LOOKAHEAD past the page), documents read by
+      // primary key for the page's rows alone. A walk that ends before its limit has seen every
+      // match, so the total needs no second walk to count them.
+      const window = q.limit + LIST_LOOKAHEAD;
+      const rows = await db
+        .with(
+          (cte) => cte('walk').materialized(),
+          (d) =>
+            d
+              .selectFrom('notebooks')
+              .select(['id', sql.ref<string | number>(SORT_COLUMNS[q.sortKey]).as('k')])
+              .where((eb) => filters(eb, q))
+              .orderBy(SORT_COLUMNS[q.sortKey], dir)
+              .orderBy('id', dir)
+              .offset(q.offset)
+              .limit(window),
+        )
+        .with('page', (d) => d.selectFrom('walk').select(['id', 'k']).orderBy('k', dir).orderBy('id', dir).limit(q.limit))
+        .selectFrom('page')
+        .innerJoin('notebooks', 'notebooks.id', 'page.id')
+        .select((eb) => [
+          'notebooks.doc',
+          'notebooks.version',
+          eb.selectFrom('walk').select((e) => e.fn.countAll<number>().as('n')).as('walked'),
+        ])
+        .orderBy('page.k', dir)
+        .orderBy('page.id', dir)
+        .execute();
+      // No row: the walk found nothing from the offset on.
+      const walked = rows.length === 0 ? 0 : Number(rows[0]!.walked);
+      const total = walked < window && (walked > 0 || q.offset === 0) ? q.offset + walked : await count();
+      return { items: rows.map(toNotebook), total };
     },
 
     async listActive() {

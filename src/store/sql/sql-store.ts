@@ -21,7 +21,7 @@ export function createSqlStore({ db, kind, migrate, externalWrites }: SqlStoreDe
   let closing: Promise<void> | undefined;
   return {
     kind,
-    notebooks: createNotebookStore(db),
+    notebooks: createNotebookStore(db, { setChangedOnly: kind === 'sqlite' }),
     images: createImageStore(db),
     identity: createIdentityStore(db),
     webhooks: createWebhookStore(db),

@@ -1,5 +1,6 @@
-// The default, single-node store: one SQLite file (better-sqlite3, WAL). Returns an
-// un-migrated store; the caller runs store.migrate().
+// The default, single-node store: one SQLite file (better-sqlite3, WAL), a write and a read
+// connection with group commit (sqlite-driver.ts). Returns an un-migrated store; the caller runs
+// store.migrate().
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -8,39 +9,36 @@ import type { Store } from '../store.ts';
 import { migrateToLatest } from './migrate.ts';
 import type { Database } from './schema.ts';
 import { createSqlStore } from './sql-store.ts';
+import { GroupCommitSqliteDialect, statementCache } from './sqlite-driver.ts';
 
 const BUSY_TIMEOUT_MS = 5_000;
 
 export async function createSqliteStore(filePath: string): Promise<Store> {
   if (filePath !== ':memory:') mkdirSync(dirname(filePath), { recursive: true });
-  const database = new SQLite(filePath);
-  database.pragma('journal_mode = WAL');
-  database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  database.pragma('foreign_keys = ON');
-  // WAL + NORMAL: durable across application crashes, may lose the last commits on power loss.
-  database.pragma('synchronous = NORMAL');
-  // Kysely prepares every query anew; the same few dozen SQL texts repeat, so their compiled
-  // statements are kept (nothing here streams, so a statement is never busy when reused).
-  const statements = new Map<string, SQLite.Statement>();
-  const prepared = {
-    close: () => database.close(),
-    prepare(text: string) {
-      let statement = statements.get(text);
-      if (!statement) {
-        if (statements.size >= 512) statements.clear();
-        statement = database.prepare(text);
-        statements.set(text, statement);
-      }
-      return statement;
-    },
+  const open = () => {
+    const database = new SQLite(filePath);
+    database.pragma('journal_mode = WAL');
+    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    database.pragma('foreign_keys = ON');
+    // WAL + NORMAL: a commit survives a crash of the process (it is in the WAL before COMMIT
+    // returns); the last commits may be lost on power loss (DESIGN §6, bench/README.md).
+    database.pragma('synchronous = NORMAL');
+    return database;
   };
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: prepared }) });
+  const writer = open();
+  // Reads outside transactions use a connection of their own (sqlite-driver.ts): they see only
+  // committed data and do not wait for writers. An in-memory database has one connection.
+  const reader = filePath === ':memory:' ? null : open();
+  reader?.pragma('query_only = ON');
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ writer, reader }) });
 
-  // Kysely runs SQLite migrations outside a transaction; BEGIN IMMEDIATE makes them atomic and
-  // takes the write lock first, so a second process migrating the same file waits, then finds
-  // nothing to do.
-  const migrate = () =>
-    db.connection().execute(async (conn) => {
+  // Migrations run on the write connection through Kysely's plain driver, before anything else
+  // uses the store. Kysely runs SQLite migrations outside a transaction; BEGIN IMMEDIATE makes
+  // them atomic and takes the write lock first, so a second process migrating the same file
+  // waits, then finds nothing to do.
+  const migrate = async () => {
+    const plain = new Kysely<Database>({ dialect: new SqliteDialect({ database: { prepare: statementCache(writer), close: () => {} } }) });
+    await plain.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn);
       try {
         await migrateToLatest(conn, 'sqlite');
@@ -50,8 +48,22 @@ export async function createSqliteStore(filePath: string): Promise<Store> {
       }
       await sql`commit`.execute(conn);
     });
+    await plain.destroy();
+  };
 
   // Changes when another connection (the admin CLI, a second process) commits: no query, no I/O.
-  const dataVersion = database.prepare('PRAGMA data_version').pluck();
-  return createSqlStore({ db, kind: 'sqlite', migrate, externalWrites: () => dataVersion.get() as number });
+  // Read on the write connection, which the reader never writes through, so our own commits do
+  // not count.
+  // Asked on every authenticated request (the credential cache): the pragma runs at most once per
+  // turn of the event loop, which cost 7% of ShowNotebook when it ran on each (bench/api).
+  const dataVersion = writer.prepare('PRAGMA data_version').pluck();
+  let seen: number | null = null;
+  const externalWrites = () => {
+    if (seen === null) {
+      seen = dataVersion.get() as number;
+      setImmediate(() => (seen = null));
+    }
+    return seen;
+  };
+  return createSqlStore({ db, kind: 'sqlite', migrate, externalWrites });
 }
