@@ -1,6 +1,6 @@
-// The part of autocannon's API bench/proxy uses (the package ships no types).
+// The part of autocannon's API the benchmarks use (the package ships no types).
 declare module 'autocannon' {
-  interface Histogram {
+  export interface Histogram {
     average: number;
     mean: number;
     p50: number;
@@ -9,7 +9,7 @@ declare module 'autocannon' {
     max: number;
     total: number;
   }
-  interface Result {
+  export interface Result {
     requests: Histogram;
     latency: Histogram;
     throughput: Histogram;
@@ -19,7 +19,13 @@ declare module 'autocannon' {
     '2xx': number;
     duration: number;
   }
-  interface Options {
+  export interface RequestParams {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+  }
+  export interface Options {
     url: string;
     connections?: number;
     pipelining?: number;
@@ -27,6 +33,9 @@ declare module 'autocannon' {
     amount?: number;
     headers?: Record<string, string>;
     method?: string;
+    body?: string;
+    /** Per-request hooks; setupRequest may rewrite each request (e.g. spread it over many paths). */
+    requests?: { setupRequest?: (req: RequestParams) => RequestParams }[];
   }
   function autocannon(opts: Options): Promise<Result>;
   export default autocannon;
