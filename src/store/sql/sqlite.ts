@@ -23,6 +23,11 @@ export async function createSqliteStore(filePath: string): Promise<Store> {
     // WAL + NORMAL: a commit survives a crash of the process (it is in the WAL before COMMIT
     // returns); the last commits may be lost on power loss (DESIGN §6, bench/README.md).
     database.pragma('synchronous = NORMAL');
+    // Checkpoint every ~40 MB of WAL instead of ~4 MB: rows renewed again and again are copied
+    // back to the database once per checkpoint, not once per few hundred commits (bench/api:
+    // RenewLease over 100 instances +25 %, p99 12 → 4 ms). The WAL file is cut back after each.
+    database.pragma('wal_autocheckpoint = 10000');
+    database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
     return database;
   };
   const writer = open();
