@@ -96,7 +96,9 @@ export function createKeyPairService(deps: KeyPairServiceDeps) {
       let publicKey: string;
       let privateKey: string | undefined;
       let blob: Buffer;
-      if (req.public_key !== undefined && req.public_key !== null && req.public_key !== '') {
+      // An empty public_key is a client's mistake (an empty file imported), never "generate one".
+      if (req.public_key === '') throw errors.incorrectValue('keypair.public_key', 'The public key is empty: give one OpenSSH public key line, or leave public_key out to generate a key pair.');
+      if (req.public_key !== undefined && req.public_key !== null) {
         if (req.key_type !== undefined) throw errors.incorrectValue('keypair.key_type', 'key_type applies only to generated key pairs, not to an imported public_key.');
         const parsed = parsePublicKey(expectString('keypair.public_key', req.public_key));
         if (!parsed) throw errors.incorrectValue('keypair.public_key', 'Expected one OpenSSH public key line, e.g. "ssh-ed25519 AAAA... comment".');

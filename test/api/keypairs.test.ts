@@ -112,6 +112,7 @@ describe('key pairs (KPS API shape)', () => {
       ['type x509', { keypair: { name: 'x', type: 'x509' } }, 400, 'ModelArts.6336'],
       ['an unknown type', { keypair: { name: 'x', type: 'pgp' } }, 400, 'ModelArts.6336'],
       ['an unknown key_type', { keypair: { name: 'x', key_type: 'dsa' } }, 400, 'ModelArts.6336'],
+      ['an empty public key (an empty file imported)', { keypair: { name: 'x', public_key: '' } }, 400, 'ModelArts.6336'],
       ['garbage as public key', { keypair: { name: 'x', public_key: 'ssh-ed25519 AAAAnotbase64!!' } }, 400, 'ModelArts.6336'],
       ['two keys in public_key', { keypair: { name: 'x', public_key: 'ssh-ed25519 AAAA\nssh-ed25519 AAAA' } }, 400, 'ModelArts.6336'],
       ['a private key as public key', { keypair: { name: 'x', public_key: ssh2.utils.generateKeyPairSync('ed25519').private } }, 400, 'ModelArts.6336'],
