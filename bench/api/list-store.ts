@@ -6,62 +6,19 @@
 //
 //   node --import tsx bench/api/list-store.ts
 //   (BENCH_INSTANCES, default 10000; BENCH_CALLS, default 400; BENCH_STORES=sqlite,postgres)
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LEASE_POLICY, newLease } from '../../src/domain/lease.ts';
-import type { NotebookStatus } from '../../src/domain/lifecycle.ts';
 import type { Notebook } from '../../src/domain/notebook.ts';
 import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
 import type { NotebookQuery, Store } from '../../src/store/store.ts';
+import { populate } from './records.ts';
 
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 10_000);
 const CALLS = Number(process.env.BENCH_CALLS ?? 400);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const PROJECT = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 const OWNER = { id: 'a11ce000a11ce000a11ce000a11ce000', name: 'admin', domainId: PROJECT, domainName: 'default' };
-// The same mix as bench/api/run.ts.
-const STATUSES: NotebookStatus[] = ['STOPPED', 'STOPPED', 'STOPPED', 'STOPPED', 'ERROR', 'START_FAILED', 'STOPPED', 'STOPPED', 'STOPPED', 'CREATE_FAILED'];
-
-async function populate(store: Store, count: number): Promise<void> {
-  const t0 = Date.UTC(2026, 0, 1);
-  for (let i = 0; i < count; i++) {
-    const at = t0 + i * 1000;
-    const status = STATUSES[i % STATUSES.length]!;
-    const nb: Notebook = {
-      id: randomUUID(),
-      projectId: PROJECT,
-      owner: OWNER,
-      name: `nb-${i}`,
-      description: '',
-      feature: 'NOTEBOOK',
-      flavorId: i % 3 === 0 ? 'modelarts.vm.cpu.4u' : 'modelarts.vm.cpu.2u',
-      imageId: '5b1f7c1e-8a7d-4c1e-9d2a-000000000001',
-      workspaceId: '0',
-      poolId: null,
-      volume: { category: 'EVS', ownership: 'MANAGED', capacityGb: 5, mountPath: '/home/ma-user/work/', readOnly: false, status: 'IN_USE' },
-      endpoints: [],
-      hooks: null,
-      tags: i % 5 === 0 ? [{ key: 'team', value: `t${i % 7}` }] : [],
-      desired: 'stopped',
-      status,
-      operation: null,
-      statusChangedAt: at,
-      failReason: status === 'STOPPED' ? null : 'bench',
-      stopReason: status === 'STOPPED' ? 'user' : null,
-      actionProgress: [],
-      token: null,
-      lease: newLease(at, {}, DEFAULT_LEASE_POLICY),
-      runtimeHandle: null,
-      runtimeTarget: null,
-      createAt: at,
-      updateAt: at,
-      version: 1,
-    };
-    await store.notebooks.insert(nb, [{ notebookId: nb.id, at, type: 'notebook.created', message: 'bench' }]);
-  }
-}
 
 const QUERIES: Record<string, NotebookQuery> = {
   'own, STOPPED, name nb-1, offset 50': { projectId: PROJECT, ownerId: OWNER.id, status: 'STOPPED', nameContains: 'nb-1', sortKey: 'create_at', sortDir: 'DESC', offset: 50, limit: 50, includeDeleted: false },
@@ -94,7 +51,7 @@ async function main() {
     const dir = await mkdtemp(join(tmpdir(), 'notebookd-bench-list-'));
     const store = await createSqliteStore(join(dir, 'notebookd.db'));
     await store.migrate();
-    await populate(store, INSTANCES);
+    await populate(store, OWNER, INSTANCES, Date.UTC(2026, 0, 1));
     await measure('sqlite', store);
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -105,7 +62,7 @@ async function main() {
     const database = await startPostgres();
     const store = await createPostgresStore(database.url);
     await store.migrate();
-    await populate(store, INSTANCES);
+    await populate(store, OWNER, INSTANCES, Date.UTC(2026, 0, 1));
     // The test server runs without autovacuum; a real one would have analysed the table by now
     // (without statistics the planner picks nested loops for tag filters that take seconds).
     const pg = (await import('pg')).default;

@@ -14,7 +14,7 @@
 // written straight through the store before notebookd starts. Rate limiting stays on, with a
 // bucket too large to trip, so its cost is in the figures.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,11 +23,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon, { type Options as AutocannonOptions } from 'autocannon';
 import { bootstrapIfEmpty } from '../../src/auth/bootstrap.ts';
 import { systemClock } from '../../src/clock.ts';
-import { DEFAULT_LEASE_POLICY, newLease } from '../../src/domain/lease.ts';
-import type { NotebookStatus } from '../../src/domain/lifecycle.ts';
-import type { Notebook } from '../../src/domain/notebook.ts';
 import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
-import type { Store } from '../../src/store/store.ts';
+import { BENCH_IMAGE, populate } from './records.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -36,7 +33,6 @@ const STARTUP_INSTANCES = Number(process.env.BENCH_STARTUP_INSTANCES ?? 100_000)
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROJECT = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 const TOKEN = `nbd_${randomBytes(24).toString('base64url')}`;
-const IMAGE = '5b1f7c1e-8a7d-4c1e-9d2a-000000000001';
 /** Running instances the second RenewLease measurement spreads its renewals over. */
 const SPREAD_TARGETS = Number(process.env.BENCH_RENEW_SPREAD ?? 100);
 const TARGETS = { showVsBare: 0.5, renewVsBare: 0.25, listP99Ms: 50, readyMs: 2_000 };
@@ -106,47 +102,6 @@ require('node:http').createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-const STATUSES: NotebookStatus[] = ['STOPPED', 'STOPPED', 'STOPPED', 'STOPPED', 'ERROR', 'START_FAILED', 'STOPPED', 'STOPPED', 'STOPPED', 'CREATE_FAILED'];
-
-/** Writes `count` instance records through the store (owner: the bootstrap administrator). */
-async function populate(store: Store, owner: { id: string; name: string }, count: number): Promise<void> {
-  const t0 = Date.now() - count * 1000;
-  for (let i = 0; i < count; i++) {
-    const at = t0 + i * 1000;
-    const status = STATUSES[i % STATUSES.length]!;
-    const nb: Notebook = {
-      id: randomUUID(),
-      projectId: PROJECT,
-      owner: { id: owner.id, name: owner.name, domainId: PROJECT, domainName: 'default' },
-      name: `nb-${i}`,
-      description: '',
-      feature: 'NOTEBOOK',
-      flavorId: i % 3 === 0 ? 'modelarts.vm.cpu.4u' : 'modelarts.vm.cpu.2u',
-      imageId: IMAGE,
-      workspaceId: '0',
-      poolId: null,
-      volume: { category: 'EVS', ownership: 'MANAGED', capacityGb: 5, mountPath: '/home/ma-user/work/', readOnly: false, status: 'IN_USE' },
-      endpoints: [],
-      hooks: null,
-      tags: i % 5 === 0 ? [{ key: 'team', value: `t${i % 7}` }] : [],
-      desired: 'stopped',
-      status,
-      operation: null,
-      statusChangedAt: at,
-      failReason: status === 'STOPPED' ? null : 'bench',
-      stopReason: status === 'STOPPED' ? 'user' : null,
-      actionProgress: [],
-      token: null,
-      lease: newLease(at, {}, DEFAULT_LEASE_POLICY),
-      runtimeHandle: null,
-      runtimeTarget: null,
-      createAt: at,
-      updateAt: at,
-      version: 1,
-    };
-    await store.notebooks.insert(nb, [{ notebookId: nb.id, at, type: 'notebook.created', message: 'bench' }]);
-  }
-}
 
 async function prepareStore(dataDir: string, count: number): Promise<void> {
   const store = await createSqliteStore(join(dataDir, 'notebookd.db'));
@@ -154,7 +109,7 @@ async function prepareStore(dataDir: string, count: number): Promise<void> {
   const boot = await bootstrapIfEmpty(store, systemClock, dataDir, { projectId: PROJECT, token: TOKEN, accessKey: '', secretKey: '', adminName: 'admin', adminPassword: '' });
   if (!boot) throw new Error('the bench store was not empty');
   const t = Date.now();
-  await populate(store, { id: boot.userId, name: boot.userName }, count);
+  await populate(store, { id: boot.userId, name: boot.userName, domainId: PROJECT, domainName: 'default' }, count, Date.now() - count * 1000);
   console.log(`  wrote ${count} instance records through the store in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   await store.close();
 }
@@ -198,7 +153,7 @@ async function main() {
     const created = await fetch(base, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, flavor: 'modelarts.vm.cpu.2u', image_id: IMAGE, volume: { category: 'EVS', capacity: 5 } }),
+      body: JSON.stringify({ name, flavor: 'modelarts.vm.cpu.2u', image_id: BENCH_IMAGE, volume: { category: 'EVS', capacity: 5 } }),
     });
     const nb = (await created.json()) as { id: string };
     if (created.status !== 200) throw new Error(`creating ${name} failed: ${JSON.stringify(nb)}`);
