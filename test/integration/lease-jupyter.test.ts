@@ -114,18 +114,17 @@ describe('IDLE leases with a real Jupyter server', () => {
     const messages: string[] = [];
     ws.on('message', (m) => messages.push(String(m).slice(0, 300)));
     try {
-      // The kernel answers on its channel once it is up. Classic notebook's own api/kernels state
-      // comes from a separate watcher subscribed to the kernel's status messages, which joins late
-      // on a loaded machine (ZeroMQ's slow joiner) and misses whatever was published before: so
-      // run trivial cells until the server has seen one finish, then start the long one.
-      await waitFor('the kernel to answer on its channel', 60_000, async () => messages.length > 0);
-      await waitFor('the server to track the kernel state', 60_000, async () => {
-        // One cell at a time: on a loaded machine cells sent faster than the kernel runs them
-        // would keep it busy for good.
+      // Run trivial cells, one at a time, until one finishes and the server reports the kernel
+      // idle. Waiting for the kernel to speak first does not work: its start-up status may be
+      // published before this socket subscribed, and then nothing comes until a request is sent.
+      // Classic notebook's own api/kernels state comes from a separate watcher that joins late on
+      // a loaded machine (ZeroMQ's slow joiner) and misses what was published before it. Cells
+      // sent faster than a loaded kernel runs them would keep it busy for good.
+      await waitFor('a trivial cell to run and the server to track the kernel state', 90_000, async () => {
         const seen = messages.length;
         execute(ws, 'pass');
-        await waitFor('a trivial cell to finish', 30_000, async () => messages.slice(seen).some((m) => m.includes('"execute_reply"')));
-        return (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'idle';
+        const replied = await waitFor('a trivial cell to finish', 15_000, async () => messages.slice(seen).some((m) => m.includes('"execute_reply"'))).catch(() => false);
+        return replied && (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'idle';
       }, 200);
       execute(ws, `import time; time.sleep(${CELL_SECONDS})`);
       await waitFor('the server to report the kernel busy', 20_000, async () => (await jupyter(t, `api/kernels/${kernel.id}`)).execution_state === 'busy');
