@@ -257,7 +257,8 @@ describe('slurm runtime', { concurrency: true }, () => {
       child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.stderr!.resume(); // srun adds "task 0: Exited with exit code N" there
       child.stdin!.end();
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      // 'close', not 'exit': the exit can be reported before the last output has been read.
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
       return { code, out };
     };
     const plain = await run(['/bin/sh', '-c', 'pwd; echo "home=$HOME job=$SLURM_JOB_ID client=$LC_TEST"; exit 3']);

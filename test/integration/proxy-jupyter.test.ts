@@ -18,13 +18,19 @@ function execute(ws: WebSocket, code: string, timeoutMs = 30_000): Promise<strin
   const session = randomUUID();
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`no execute_reply within ${timeoutMs} ms; output so far: ${out}`)), timeoutMs);
+    let replied = false;
+    let idle = false;
+    const timer = setTimeout(() => reject(new Error(`no execute_reply and idle status within ${timeoutMs} ms; output so far: ${out}`)), timeoutMs);
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as { msg_type: string; parent_header: { msg_id?: string }; content: any; channel: string };
       if (msg.parent_header.msg_id !== msgId) return;
       if (msg.msg_type === 'stream') out += msg.content.text;
       if (msg.msg_type === 'error') out += `${msg.content.ename}: ${msg.content.evalue}`;
-      if (msg.msg_type === 'execute_reply') {
+      // The shell reply and the output on iopub travel on different channels, unordered: done
+      // once both the reply and the kernel's return to idle for this request have come.
+      if (msg.msg_type === 'execute_reply') replied = true;
+      if (msg.msg_type === 'status' && msg.content.execution_state === 'idle') idle = true;
+      if (replied && idle) {
         clearTimeout(timer);
         resolve(out);
       }
