@@ -15,7 +15,7 @@
 // bucket too large to trip, so its cost is in the figures.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,16 +83,28 @@ interface Figures {
   p99: number;
   non2xx: number;
   errors: number;
+  /** The server process's CPU time (user + system) per request: steadier than req/s on a shared machine. */
+  cpuUsPerRequest: number;
 }
 
-async function measure(url: string, opts: Pick<AutocannonOptions, 'method' | 'headers' | 'body' | 'requests'> = {}): Promise<Figures> {
+/** User + system CPU time of a process so far, in µs (/proc/<pid>/stat, clock ticks). */
+async function cpuUs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+async function measure(url: string, server: ChildProcess, opts: Pick<AutocannonOptions, 'method' | 'headers' | 'body' | 'requests'> = {}): Promise<Figures> {
   const base = { url, connections: CONNECTIONS, ...opts };
   await autocannon({ ...base, duration: 2 }); // warm-up: connections, JIT, caches
+  const cpuBefore = await cpuUs(server.pid!);
   const r = await autocannon({ ...base, duration: SECONDS });
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts };
+  const cpu = (await cpuUs(server.pid!)) - cpuBefore;
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuUsPerRequest: cpu / Math.max(1, r.requests.total) };
 }
 
-const fmt = (f: Figures) => `${Math.round(f.rps).toString().padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms${f.non2xx || f.errors ? `  (${f.non2xx} non-2xx, ${f.errors} errors)` : ''}`;
+const fmt = (f: Figures) =>
+  `${Math.round(f.rps).toString().padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  ${f.cpuUsPerRequest.toFixed(1)} µs CPU/req${f.non2xx || f.errors ? `  (${f.non2xx} non-2xx, ${f.errors} errors)` : ''}`;
 
 const BARE_SERVER = `
 const body = JSON.stringify({ data: 'x'.repeat(1024 - 12) });
@@ -173,15 +185,15 @@ async function main() {
 
   // BENCH_ONLY=show|list|renew measures one endpoint (with a profile, its own hot path); 0 req/s for the others.
   const only = process.env.BENCH_ONLY;
-  const skipped: Figures = { rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0 };
+  const skipped: Figures = { rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0, cpuUsPerRequest: 0 };
   const pick = (name: string, run: () => Promise<Figures>) => (only && only !== name ? Promise.resolve(skipped) : run());
   const results = {
-    bare: await measure(`http://127.0.0.1:${barePort}/`),
-    show: await pick('show', () => measure(`${base}/${target.id}`, { headers: auth })),
-    list: await pick('list', () => measure(listUrl, { headers: auth })),
-    renew: await pick('renew', () => measure(`${base}/${target.id}/lease`, renewOpts)),
+    bare: await measure(`http://127.0.0.1:${barePort}/`, bare),
+    show: await pick('show', () => measure(`${base}/${target.id}`, nbd.child, { headers: auth })),
+    list: await pick('list', () => measure(listUrl, nbd.child, { headers: auth })),
+    renew: await pick('renew', () => measure(`${base}/${target.id}/lease`, nbd.child, renewOpts)),
     renewSpread: await pick('renew', () =>
-      measure(`${base}/${spread[0]}/lease`, {
+      measure(`${base}/${spread[0]}/lease`, nbd.child, {
         ...renewOpts,
         requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/${PROJECT}/notebooks/${spread[nextSpread++ % spread.length]}/lease` }) }],
       }),

@@ -2,7 +2,7 @@
 // an AK/SK signature), else per client address. Checked in onRequest, before the body is read or
 // the credential is verified, so a flood costs one map lookup per request. Past the limit the
 // answer is 429 with APIGW.0308 (what the API gateway in front of ModelArts sends) and Retry-After.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 
 export interface RateLimitSettings {
@@ -31,7 +31,7 @@ const SWEEP_EVERY = 10_000;
 /** The client a request counts against. Credentials are hashed: the map never holds a secret. */
 export function clientKey(req: RateLimitRequest): string {
   const token = first(req.headers['x-auth-token']);
-  if (token) return 't:' + createHash('sha256').update(token).digest('base64url').slice(0, 22);
+  if (token) return 't:' + hash('sha256', token, 'base64url').slice(0, 22);
   const auth = first(req.headers.authorization);
   const access = auth ? /Access=([^,\s]+)/.exec(auth)?.[1] : undefined;
   if (access) return 'k:' + access.slice(0, 128);

@@ -7,6 +7,7 @@ import { createIdentityStore } from './identity-store.ts';
 import { createImageStore } from './image-store.ts';
 import { createKeyPairStore } from './keypair-store.ts';
 import { createNotebookStore } from './notebook-store.ts';
+import { withRecordCache } from './record-cache.ts';
 import { createWebhookStore } from './webhook-store.ts';
 import type { Database, StoreKind } from './schema.ts';
 
@@ -21,7 +22,10 @@ export function createSqlStore({ db, kind, migrate, externalWrites }: SqlStoreDe
   let closing: Promise<void> | undefined;
   return {
     kind,
-    notebooks: createNotebookStore(db, { setChangedOnly: kind === 'sqlite' }),
+    // Only SQLite can tell when another process wrote (externalWrites); PostgreSQL replicas cannot.
+    notebooks: externalWrites
+      ? withRecordCache(createNotebookStore(db, { setChangedOnly: true }), { externalWrites })
+      : createNotebookStore(db, { setChangedOnly: kind === 'sqlite' }),
     images: createImageStore(db),
     identity: createIdentityStore(db),
     webhooks: createWebhookStore(db),
