@@ -85,6 +85,8 @@ interface Figures {
   errors: number;
   /** The server process's CPU time (user + system) per request: steadier than req/s on a shared machine. */
   cpuUsPerRequest: number;
+  /** autocannon's (this process's) CPU time per request. */
+  clientCpuUsPerRequest: number;
 }
 
 /** User + system CPU time of a process so far, in µs (/proc/<pid>/stat, clock ticks). */
@@ -98,13 +100,16 @@ async function measure(url: string, server: ChildProcess, opts: Pick<AutocannonO
   const base = { url, connections: CONNECTIONS, ...opts };
   await autocannon({ ...base, duration: 2 }); // warm-up: connections, JIT, caches
   const cpuBefore = await cpuUs(server.pid!);
+  const clientBefore = process.cpuUsage();
   const r = await autocannon({ ...base, duration: SECONDS });
   const cpu = (await cpuUs(server.pid!)) - cpuBefore;
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuUsPerRequest: cpu / Math.max(1, r.requests.total) };
+  const client = process.cpuUsage(clientBefore);
+  const n = Math.max(1, r.requests.total);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, cpuUsPerRequest: cpu / n, clientCpuUsPerRequest: (client.user + client.system) / n };
 }
 
 const fmt = (f: Figures) =>
-  `${Math.round(f.rps).toString().padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  ${f.cpuUsPerRequest.toFixed(1)} µs CPU/req${f.non2xx || f.errors ? `  (${f.non2xx} non-2xx, ${f.errors} errors)` : ''}`;
+  `${Math.round(f.rps).toString().padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  ${f.cpuUsPerRequest.toFixed(1)} µs CPU/req (autocannon ${f.clientCpuUsPerRequest.toFixed(1)})${f.non2xx || f.errors ? `  (${f.non2xx} non-2xx, ${f.errors} errors)` : ''}`;
 
 const BARE_SERVER = `
 const body = JSON.stringify({ data: 'x'.repeat(1024 - 12) });
@@ -185,7 +190,7 @@ async function main() {
 
   // BENCH_ONLY=show|list|renew measures one endpoint (with a profile, its own hot path); 0 req/s for the others.
   const only = process.env.BENCH_ONLY;
-  const skipped: Figures = { rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0, cpuUsPerRequest: 0 };
+  const skipped: Figures = { rps: 0, p50: 0, p99: 0, non2xx: 0, errors: 0, cpuUsPerRequest: 0, clientCpuUsPerRequest: 0 };
   const pick = (name: string, run: () => Promise<Figures>) => (only && only !== name ? Promise.resolve(skipped) : run());
   const results = {
     bare: await measure(`http://127.0.0.1:${barePort}/`, bare),

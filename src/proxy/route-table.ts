@@ -171,8 +171,8 @@ export function watchNotebookWrites(store: Store, onWrite: (nb: Notebook) => voi
     onWrite(stored);
     return stored;
   };
-  watched.update = async (next, events, steps) => {
-    const stored = await notebooks.update(next, events, steps);
+  watched.update = async (next, events, steps, base) => {
+    const stored = await notebooks.update(next, events, steps, base);
     onWrite(stored);
     return stored;
   };

@@ -24,8 +24,8 @@ export function tapEvents(store: Store, listener: EventListener): Store {
       tell(events);
       return stored;
     },
-    async update(next, events, steps) {
-      const stored = await inner.update(next, events, steps);
+    async update(next, events, steps, base) {
+      const stored = await inner.update(next, events, steps, base);
       tell(events);
       return stored;
     },

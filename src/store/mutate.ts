@@ -119,7 +119,7 @@ async function writeWithRetries(store: Store, id: string, batch: Writer[]): Prom
     let stored: Notebook | undefined;
     if (steps > 0) {
       try {
-        stored = await store.notebooks.update({ ...state, version: current.version }, events, steps);
+        stored = await store.notebooks.update({ ...state, version: current.version }, events, steps, current);
       } catch (e) {
         if (e instanceof VersionConflict) continue;
         throw e;

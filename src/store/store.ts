@@ -54,8 +54,10 @@ export interface NotebookStore {
    * version + 1 and appends the events in the same transaction. Throws VersionConflict.
    * `steps`: how many writes this one stands for (mutate.ts coalesces queued writes to one
    * instance); the version advances by that many. Default 1.
+   * `base`: the stored record this write replaces (version `next.version`), when the caller has it:
+   * the store then knows what changed without reading the row (mutate.ts passes it).
    */
-  update(next: Notebook, events: NotebookEvent[], steps?: number): Promise<Notebook>;
+  update(next: Notebook, events: NotebookEvent[], steps?: number, base?: Notebook): Promise<Notebook>;
   list(query: NotebookQuery): Promise<Page<Notebook>>;
   /** Instances the reconciler must look at: transitional statuses, or running ones to health-check. */
   listActive(): Promise<Notebook[]>;

@@ -199,6 +199,19 @@ for (const [kind, open] of openers) {
       assert.deepEqual([page.total, page.items.map((r) => r.requestId)], [3, ['r2']]);
     });
 
+    it('appends records that arrive together, in order and each complete, also past one statement\'s rows', async () => {
+      // Given 70 appends in one turn (more than one INSERT's 32 rows)
+      const records = Array.from({ length: 70 }, (_, i) => audit({ projectId: 'p-batch', at: T + i, requestId: `b${i}`, target: i % 2 ? null : `nb-${i}` }));
+      await Promise.all(records.map((r) => store.audit.append(r)));
+      // Then every one is there, field for field, in arrival order
+      const listed = await store.audit.list({ projectId: 'p-batch', offset: 0, limit: 100 });
+      assert.equal(listed.total, 70);
+      assert.deepEqual(
+        listed.items.reverse().map(({ id: _id, ...r }) => r),
+        records,
+      );
+    });
+
     it('gives usage rows of a project\'s live instances, with a pending grow counted', async () => {
       const running = makeNotebook({ projectId: 'p1', status: 'RUNNING', owner: makeOwner('u1'), flavorId: 'f4' });
       const growing = makeNotebook({ projectId: 'p1', status: 'RUNNING', owner: makeOwner('u2') });

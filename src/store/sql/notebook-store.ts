@@ -1,6 +1,6 @@
 // NotebookStore over Kysely, shared by SQLite and PostgreSQL. The JSON `doc` is the record;
 // the other columns and the tag rows are re-derived from it on every write.
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, type Transaction } from 'kysely';
 import { dueAt } from '../../domain/lease.ts';
 import { NOTEBOOK_STATUSES, type NotebookStatus } from '../../domain/lifecycle.ts';
 import type { Notebook, NotebookEvent } from '../../domain/notebook.ts';
@@ -30,8 +30,8 @@ const SORT_COLUMNS = {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-const notebookRow = (nb: Notebook): NotebooksTable => ({
-  id: nb.id,
+/** The columns derived from a record, all but its id, version and document. */
+const derivedColumns = (nb: Notebook) => ({
   project_id: nb.projectId,
   owner_id: nb.owner.id,
   name: nb.name,
@@ -44,10 +44,12 @@ const notebookRow = (nb: Notebook): NotebooksTable => ({
   workspace_id: nb.workspaceId,
   create_at: nb.createAt,
   update_at: nb.updateAt,
-  version: nb.version,
   due_at: dueAt(nb),
-  doc: JSON.stringify(nb),
 });
+
+const notebookRow = (nb: Notebook): NotebooksTable => ({ id: nb.id, ...derivedColumns(nb), version: nb.version, doc: JSON.stringify(nb) });
+
+const sameTags = (a: Notebook['tags'], b: Notebook['tags']) => a.length === b.length && a.every((t, i) => t.key === b[i]!.key && t.value === b[i]!.value);
 
 const toNotebook = (row: Pick<NotebooksTable, 'doc' | 'version'>): Notebook => ({
   ...(JSON.parse(row.doc) as Notebook),
@@ -107,22 +109,6 @@ async function writeTags(db: Db, nb: Notebook, replace: boolean): Promise<void> 
     .execute();
 }
 
-async function writeEvents(db: Db, events: readonly NotebookEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await db
-    .insertInto('notebook_events')
-    .values(
-      events.map((e) => ({
-        notebook_id: e.notebookId,
-        at: e.at,
-        type: e.type,
-        message: e.message,
-        data: e.data === undefined ? null : JSON.stringify(e.data),
-      })),
-    )
-    .execute();
-}
-
 const countOf = (row: { n: number | string | bigint } | undefined): number => Number(row?.n ?? 0);
 
 /**
@@ -148,6 +134,7 @@ const narrows = (q: NotebookQuery): boolean =>
 
 /** Columns that are compared before an update when only changed ones are set (all but id, version, doc). */
 const INDEXED = ['project_id', 'owner_id', 'name', 'name_lower', 'status', 'flavor_id', 'image_id', 'feature', 'pool_id', 'workspace_id', 'create_at', 'update_at', 'due_at'] as const;
+type Derived = ReturnType<typeof derivedColumns>;
 
 export interface NotebookStoreOptions {
   /** Update only the columns whose value changed (SQLite; see update()). */
@@ -157,6 +144,41 @@ export interface NotebookStoreOptions {
 export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOptions = {}): NotebookStore {
   // The hottest query (ShowNotebook, every write's read) is compiled once; only its parameter changes.
   const getById = db.selectFrom('notebooks').select(['doc', 'version']).where('id', '=', '').compile();
+  // Updates are compiled once per set of changed columns (a handful occur: a renew sets the
+  // document, version, update time and due time): building a query costs more than running it.
+  const updates = new Map<string, CompiledQuery>();
+  function compiledUpdate(columns: Partial<Derived>, version: number, doc: string, id: string, expectedVersion: number): CompiledQuery {
+    const names = Object.keys(columns) as (keyof Derived)[];
+    const key = names.join();
+    let compiled = updates.get(key);
+    if (!compiled) {
+      const placeholders = Object.fromEntries(names.map((n) => [n, null]));
+      compiled = db.updateTable('notebooks').set({ ...placeholders, version: 0, doc: '' }).where('id', '=', '').where('version', '=', 0).compile();
+      updates.set(key, compiled);
+    }
+    // Parameters in the order compiled: the SET values as named, then the WHERE values.
+    return { ...compiled, parameters: [...names.map((n) => columns[n]), version, doc, id, expectedVersion] };
+  }
+
+  // Inserts of one to four events are compiled once each (most writes append one or two).
+  const eventInserts: CompiledQuery[] = [];
+  async function writeEvents(trx: Db, events: readonly NotebookEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((e) => ({
+      notebook_id: e.notebookId,
+      at: e.at,
+      type: e.type,
+      message: e.message,
+      data: e.data === undefined ? null : JSON.stringify(e.data),
+    }));
+    if (rows.length > 4) {
+      await trx.insertInto('notebook_events').values(rows).execute();
+      return;
+    }
+    const placeholder = { notebook_id: '', at: 0, type: '', message: '', data: null };
+    const insert = (eventInserts[rows.length] ??= db.insertInto('notebook_events').values(rows.map(() => placeholder)).compile());
+    await trx.executeQuery({ ...insert, parameters: rows.flatMap((r) => [r.notebook_id, r.at, r.type, r.message, r.data]) });
+  }
   return {
     async insert(nb, events) {
       const stored: Notebook = { ...nb, version: 1 };
@@ -175,32 +197,30 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
       return rows[0] && toNotebook(rows[0]);
     },
 
-    async update(next, events, steps = 1) {
+    async update(next, events, steps = 1, base?) {
       const stored: Notebook = { ...next, version: next.version + steps };
-      const row = notebookRow(stored);
-      const { id: _id, ...all } = row;
+      const doc = JSON.stringify(stored);
+      const derived = derivedColumns(stored);
+      // The caller's base is what the compare-and-set below finds stored (the version is the
+      // guard), so what changed is known without reading the row again.
+      const before = base?.id === next.id && base.version === next.version ? base : undefined;
       await db.transaction().execute(async (trx) => {
-        let columns: Partial<typeof all> = all;
+        let columns: Partial<Derived> = derived;
         if (opts.setChangedOnly) {
           // SQLite rewrites every index on a column named in SET, changed or not (and each page it
           // touches is one more WAL frame at commit): name only what changed. A RenewLease then
           // touches the row and the due-time index instead of all six indexes (bench/api).
-          const old = await trx.selectFrom('notebooks').select(INDEXED).where('id', '=', next.id).where('version', '=', next.version).executeTakeFirst();
+          const old = before ? derivedColumns(before) : await trx.selectFrom('notebooks').select(INDEXED).where('id', '=', next.id).where('version', '=', next.version).executeTakeFirst();
           if (!old) throw new VersionConflict(next.id);
-          columns = { ...all };
-          for (const c of INDEXED) if (old[c] === all[c]) delete columns[c];
+          columns = {};
+          for (const c of INDEXED) if (old[c] !== derived[c]) (columns as Record<string, unknown>)[c] = derived[c];
         }
-        const result = await trx
-          .updateTable('notebooks')
-          .set(columns)
-          .where('id', '=', next.id)
-          .where('version', '=', next.version)
-          .executeTakeFirst();
-        if (result.numUpdatedRows === 0n) throw new VersionConflict(next.id);
-        await writeTags(trx, stored, true);
+        const result = await trx.executeQuery(compiledUpdate(columns, stored.version, doc, next.id, next.version));
+        if (result.numAffectedRows === 0n) throw new VersionConflict(next.id);
+        if (!before || !sameTags(before.tags, stored.tags)) await writeTags(trx, stored, true);
         await writeEvents(trx, events);
       });
-      return toNotebook(row);
+      return toNotebook({ doc, version: stored.version });
     },
 
     async list(q): Promise<Page<Notebook>> {

@@ -69,8 +69,8 @@ export function withRecordCache(inner: NotebookStore, opts: RecordCacheOptions):
       return keep(deepFreeze(await inner.insert(nb, events)));
     },
 
-    async update(next, events, steps) {
-      return keep(deepFreeze(await inner.update(next, events, steps)));
+    async update(next, events, steps, base) {
+      return keep(deepFreeze(await inner.update(next, events, steps, base)));
     },
   };
 }
