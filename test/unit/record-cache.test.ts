@@ -12,6 +12,7 @@ import { withRecordCache } from '../../src/store/sql/record-cache.ts';
 import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { makeNotebook } from '../support/notebook-fixture.ts';
+import { waitFor } from '../support/wait.ts';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -56,9 +57,11 @@ describe('SQLite notebook record cache', () => {
     } finally {
       other.close();
     }
-    // The foreign commit is noticed at the next turn of the event loop (data_version is read once per turn).
-    await nextTurn();
-    const read = (await store.notebooks.get(nb.id))!;
+    // The foreign commit is noticed within a millisecond (data_version is read at most once per ms).
+    const read = await waitFor('the foreign commit to be seen', 1_000, async () => {
+      const nbNow = (await store.notebooks.get(nb.id))!;
+      return nbNow.name === 'written-elsewhere' && nbNow;
+    }, 1);
     assert.equal(read.name, 'written-elsewhere');
     assert.equal(read.version, nb.version + 1);
   });
