@@ -230,6 +230,13 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>)
         assert.deepEqual(await store.notebooks.events(nb.id, eventIds.at(-1)!, 10), []);
       });
 
+      it('given one write with 37 events (more than one insert statement holds), when read, then all are there in order', async () => {
+        const v1 = await store.notebooks.insert(makeNotebook(), []);
+        const many = Array.from({ length: 37 }, (_, i) => event(v1.id, `e${i}`, { at: T + i, ...(i % 3 === 0 && { data: { i } }) }));
+        await store.notebooks.update({ ...v1, description: 'many events' }, many);
+        assert.deepEqual(withoutIds(await store.notebooks.events(v1.id, 0, 100)), many);
+      });
+
       it('given an unknown notebook, when reading its events, then there are none', async () => {
         assert.deepEqual(await store.notebooks.events('ghost', 0, 10), []);
       });

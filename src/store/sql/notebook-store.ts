@@ -132,6 +132,9 @@ const narrows = (q: NotebookQuery): boolean =>
   q.workspaceId !== undefined ||
   (q.tags !== undefined && q.tags.length > 0);
 
+/** At most this many events per INSERT statement. */
+const EVENTS_PER_INSERT = 16;
+
 /** Columns that are compared before an update when only changed ones are set (all but id, version, doc). */
 const INDEXED = ['project_id', 'owner_id', 'name', 'name_lower', 'status', 'flavor_id', 'image_id', 'feature', 'pool_id', 'workspace_id', 'create_at', 'update_at', 'due_at'] as const;
 type Derived = ReturnType<typeof derivedColumns>;
@@ -160,24 +163,17 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
     return { ...compiled, parameters: [...names.map((n) => columns[n]), version, doc, id, expectedVersion] };
   }
 
-  // Inserts of one to four events are compiled once each (most writes append one or two).
+  // Event inserts are compiled once per row count (most writes append one or two; coalesced
+  // writers one each), in statements of at most EVENTS_PER_INSERT rows.
   const eventInserts: CompiledQuery[] = [];
+  const eventPlaceholder = { notebook_id: '', at: 0, type: '', message: '', data: null };
   async function writeEvents(trx: Db, events: readonly NotebookEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const rows = events.map((e) => ({
-      notebook_id: e.notebookId,
-      at: e.at,
-      type: e.type,
-      message: e.message,
-      data: e.data === undefined ? null : JSON.stringify(e.data),
-    }));
-    if (rows.length > 4) {
-      await trx.insertInto('notebook_events').values(rows).execute();
-      return;
+    for (let i = 0; i < events.length; i += EVENTS_PER_INSERT) {
+      const chunk = events.slice(i, i + EVENTS_PER_INSERT);
+      const insert = (eventInserts[chunk.length] ??= db.insertInto('notebook_events').values(chunk.map(() => eventPlaceholder)).compile());
+      const parameters = chunk.flatMap((e) => [e.notebookId, e.at, e.type, e.message, e.data === undefined ? null : JSON.stringify(e.data)]);
+      await trx.executeQuery({ ...insert, parameters });
     }
-    const placeholder = { notebook_id: '', at: 0, type: '', message: '', data: null };
-    const insert = (eventInserts[rows.length] ??= db.insertInto('notebook_events').values(rows.map(() => placeholder)).compile());
-    await trx.executeQuery({ ...insert, parameters: rows.flatMap((r) => [r.notebook_id, r.at, r.type, r.message, r.data]) });
   }
   return {
     async insert(nb, events) {
