@@ -74,6 +74,9 @@ export function routeOf(nb: Notebook): Route {
   };
 }
 
+/** What a route is made from: a write that changes none of it (a renewed lease) keeps its route. */
+const sourceKey = (nb: Notebook) => JSON.stringify([nb.projectId, nb.owner.id, nb.status, nb.token, nb.runtimeTarget, nb.endpoints, nb.runtimeHandle]);
+
 export function createRouteTable(deps: RouteTableDeps) {
   const { store, clock } = deps;
   const refreshIntervalMs = deps.refreshIntervalMs ?? 2_000;
@@ -85,9 +88,20 @@ export function createRouteTable(deps: RouteTableDeps) {
   let stopped = new AbortController();
   let loop: Promise<void> | null = null;
 
+  const madeFrom = new WeakMap<Route, string>();
+
   function apply(nb: Notebook): void {
-    if (nb.status === 'DELETED') routes.delete(nb.id);
-    else routes.set(nb.id, routeOf(nb));
+    if (nb.status === 'DELETED') {
+      routes.delete(nb.id);
+      return;
+    }
+    // Making a route parses a URL, hashes the token and compiles allow-lists: not on every write.
+    const key = sourceKey(nb);
+    const known = routes.get(nb.id);
+    if (known && madeFrom.get(known) === key) return;
+    const route = routeOf(nb);
+    madeFrom.set(route, key);
+    routes.set(nb.id, route);
   }
 
   async function lookup(id: string): Promise<Route | undefined> {
