@@ -50,9 +50,9 @@ async function freePort(): Promise<number> {
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', process.env.XSTDERR ? 'inherit' : 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr?.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
+  child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
   child.once('exit', (code, signal) => {
     children.delete(child);
     if (code && code !== 0) console.error(`child ${args.slice(0, 2).join(' ')} exited ${code ?? signal}: ${err}`);
