@@ -1,7 +1,7 @@
 // Readiness of a Jupyter server: GET {base}api/status with its internal token answers 200.
 // The orchestrator owns this check (DESIGN §4), so every runtime is probed the same way.
-import { connect } from 'node:net';
 import type { RuntimeTarget } from '../domain/notebook.ts';
+import { portAccepts } from '../port-accepts.ts';
 
 export interface ReadinessProbe {
   (target: RuntimeTarget): Promise<boolean>;
@@ -25,22 +25,14 @@ export function createHttpReadinessProbe(timeoutMs = 2_000): ReadinessProbe {
       return false;
     }
   };
-  probe.listening = (target) =>
-    new Promise<boolean>((resolve) => {
-      let url: URL;
-      try {
-        url = new URL(target.origin);
-      } catch {
-        return resolve(false);
-      }
-      const socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
-      const done = (ok: boolean) => {
-        socket.destroy();
-        resolve(ok);
-      };
-      socket.setTimeout(timeoutMs, () => done(false));
-      socket.once('connect', () => done(true));
-      socket.once('error', () => done(false));
-    });
+  probe.listening = async (target) => {
+    let url: URL;
+    try {
+      url = new URL(target.origin);
+    } catch {
+      return false;
+    }
+    return portAccepts(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 80), timeoutMs);
+  };
   return probe;
 }

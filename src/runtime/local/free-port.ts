@@ -1,6 +1,6 @@
 // Loopback ports for Jupyter servers. Jupyter runs with --port-retries=0 so that it never
 // silently moves to a port we do not know; we pick one here and re-pick when it is taken.
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 
 /** Asks the kernel for an ephemeral port on `host`. */
 export function allocatePort(host: string): Promise<number> {
@@ -23,19 +23,5 @@ export function isPortFree(host: string, port: number): Promise<boolean> {
     server.unref();
     server.once('error', () => resolve(false));
     server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** True when a TCP connection to host:port succeeds. */
-export function portAccepts(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
   });
 }

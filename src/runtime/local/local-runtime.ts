@@ -17,7 +17,8 @@ import { cgroupUsage, createCgroups, killCgroup, oomKills, procsFiles, removeCgr
 import type { CgroupSupport, LimitsMode } from './cgroups.ts';
 import { execInInstance, instanceListeningPorts } from './exec.ts';
 import { readTail } from './file-tail.ts';
-import { allocatePort, isPortFree, portAccepts } from './free-port.ts';
+import { portAccepts } from '../../port-accepts.ts';
+import { allocatePort, isPortFree } from './free-port.ts';
 import { createHookRecords } from './hook-record.ts';
 import { launchBackgroundHook, runBlockingHook } from './hooks.ts';
 import type { HookPhase, HookRun } from './hooks.ts';
