@@ -171,3 +171,9 @@ export function page<T>(data: T[], total: number, offset: number, limit: number)
   const size = limit > 0 ? limit : Math.max(total, 1);
   return { current: Math.floor(offset / size), data, pages: Math.ceil(total / size), size, total };
 }
+
+/** page() of items already serialised, as JSON (the same keys in the same order). */
+export function pageJson(items: string[], total: number, offset: number, limit: number): string {
+  const { current, pages, size } = page([], total, offset, limit);
+  return `{"current":${current},"data":[${items.join(',')}],"pages":${pages},"size":${size},"total":${total}}`;
+}

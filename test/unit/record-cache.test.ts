@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import type { Notebook } from '../../src/domain/notebook.ts';
-import { withRecordCache } from '../../src/store/sql/record-cache.ts';
+import { createRecordCache } from '../../src/store/sql/record-cache.ts';
 import { createSqliteStore } from '../../src/store/sql/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { makeNotebook } from '../support/notebook-fixture.ts';
@@ -46,6 +46,24 @@ describe('SQLite notebook record cache', () => {
     assert.equal(read.version, renamed.version);
   });
 
+  it('lists hand out the cached record of an unchanged row, and the new one after a write', async () => {
+    const projectId = 'p-list-cache';
+    const a = await store.notebooks.insert(makeNotebook({ projectId, name: 'list-a' }), []);
+    await store.notebooks.insert(makeNotebook({ projectId, name: 'list-b' }), []);
+    const query = { projectId, sortKey: 'name', sortDir: 'ASC', offset: 0, limit: 10 } as const;
+    const first = await store.notebooks.list(query);
+    const again = await store.notebooks.list({ ...query, nameContains: 'list-' });
+    assert.deepEqual(first.items.map((nb) => nb.name), ['list-a', 'list-b']);
+    assert.equal(again.items[0], first.items[0], 'the same row at the same version is the same object');
+    assert.equal(await store.notebooks.get(a.id), first.items[0], 'and the one get() gives');
+    assert.ok(Object.isFrozen(first.items[1]));
+
+    await store.notebooks.update({ ...first.items[0]!, description: 'changed' }, []);
+    const after = await store.notebooks.list(query);
+    assert.equal(after.items[0]!.description, 'changed');
+    assert.equal(after.items[1], first.items[1], 'the unchanged row is still the cached object');
+  });
+
   it('drops what it holds when another process commits to the file', async () => {
     const nb = await store.notebooks.insert(makeNotebook({ name: 'before' }), []);
     assert.equal((await store.notebooks.get(nb.id))!.name, 'before');
@@ -80,7 +98,7 @@ describe('SQLite notebook record cache', () => {
         return read;
       },
     };
-    const cache = withRecordCache(slowReads, { externalWrites: () => 0 });
+    const cache = createRecordCache({ externalWrites: () => 0 }).wrap(slowReads);
     const nb = await store.notebooks.insert(makeNotebook({ name: 'v1' }), []);
 
     hold = true;
@@ -96,7 +114,7 @@ describe('SQLite notebook record cache', () => {
   });
 
   it('stays correct past its size: the oldest records are read again', async () => {
-    const cache = withRecordCache(store.notebooks, { externalWrites: () => 0, maxEntries: 4 });
+    const cache = createRecordCache({ externalWrites: () => 0, maxEntries: 4 }).wrap(store.notebooks);
     const nbs: Notebook[] = [];
     for (let i = 0; i < 10; i++) nbs.push(await cache.insert(makeNotebook({ name: `many-${i}` }), []));
     for (const [i, nb] of nbs.entries()) assert.equal((await cache.get(nb.id))!.name, `many-${i}`);

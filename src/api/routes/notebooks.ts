@@ -1,12 +1,12 @@
 // /v1/{project_id}/notebooks...: the notebook operations of reference §1.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { checkProject } from '../../auth/authorize.ts';
 import type { Image } from '../../domain/catalog.ts';
 import type { Notebook } from '../../domain/notebook.ts';
 import type { CatalogService } from '../../service/catalog-service.ts';
 import type { NotebookService } from '../../service/notebook-service.ts';
-import { page, presentEvent, presentFlavor, presentLease, presentNotebook, presentUsage } from '../presenters.ts';
+import { page, pageJson, presentEvent, presentFlavor, presentLease, presentNotebook, presentUsage } from '../presenters.ts';
 import {
   EventsQuery,
   FlavorQuery,
@@ -38,28 +38,48 @@ interface Opts {
 }
 
 type P = Static<typeof NotebookParams>;
+const JSON_TYPE = 'application/json; charset=utf-8';
 type Q = Record<string, unknown>;
 const tags = ['notebooks'];
 
 export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks, catalog, publicUrl, sshAddress, eventStreams, usage }) => {
-  /** Presents notebooks, looking each distinct image up once. */
-  async function present(projectId: string, list: Notebook[]) {
-    const images = new Map<string, Image | undefined>();
-    for (const nb of list) if (!images.has(nb.imageId)) images.set(nb.imageId, await catalog.imageOrPlaceholder(projectId, nb.imageId));
+  const presentOne = async (nb: Notebook) => {
     const ssh = sshAddress?.() ?? undefined;
-    return list.map((nb) => presentNotebook(nb, { publicUrl, image: images.get(nb.imageId), ...(ssh && { sshAddress: ssh }) }));
+    return presentNotebook(nb, { publicUrl, image: await catalog.imageOrPlaceholder(nb.projectId, nb.imageId), ...(ssh && { sshAddress: ssh }) });
+  };
+
+  // ShowNotebook and the lists are the hottest reads. A record's presented JSON is kept while the
+  // image and the SSH address it shows are unchanged: the store's record cache hands out the same
+  // frozen object until the instance changes, so an unchanged instance is presented and
+  // serialised once (JSON.stringify was 10 % of ShowNotebook's CPU, bench/api).
+  const presented = new WeakMap<Notebook, { key: string; json: string }>();
+  async function presentedJson(projectId: string, nb: Notebook, images = new Map<string, Image | undefined>()): Promise<string> {
+    if (!images.has(nb.imageId)) images.set(nb.imageId, await catalog.imageOrPlaceholder(projectId, nb.imageId));
+    const image = images.get(nb.imageId);
+    const ssh = sshAddress?.() ?? undefined;
+    const key = `${image ? [image.id, image.name, image.swrPath, image.tag, image.type, image.description, image.program].join('\0') : ''}\0${ssh ? `${ssh.host}:${ssh.port}` : ''}`;
+    let kept = presented.get(nb);
+    if (kept?.key !== key) {
+      kept = { key, json: JSON.stringify(presentNotebook(nb, { publicUrl, image, ...(ssh && { sshAddress: ssh }) })) };
+      if (Object.isFrozen(nb)) presented.set(nb, kept);
+    }
+    return kept.json;
   }
-  const presentOne = async (nb: Notebook) => (await present(nb.projectId, [nb]))[0];
+
   // Event streams never end by themselves: end them when the server closes, or close() waits on clients.
   const openStreams: OpenStreams = new Set();
   app.addHook('preClose', async () => {
     for (const stream of openStreams) stream.abort();
   });
 
-  const listHandler = (all: boolean) => async (request: { params: unknown; query: unknown; caller?: unknown }) => {
+  const listHandler = (all: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     const { project_id } = request.params as { project_id: string };
-    const result = await notebooks.list(callerOf(request as never), project_id, { all, query: request.query as Q });
-    return page(await present(project_id, result.items), result.total, result.offset, result.limit);
+    const result = await notebooks.list(callerOf(request), project_id, { all, query: request.query as Q });
+    const images = new Map<string, Image | undefined>();
+    const items: string[] = [];
+    for (const nb of result.items) items.push(await presentedJson(project_id, nb, images));
+    reply.type(JSON_TYPE);
+    return pageJson(items, result.total, result.offset, result.limit);
   };
 
   app.post('/v1/:project_id/notebooks', { schema: { tags, summary: 'CreateNotebook', params: ProjectParams, body: NotebookCreateRequest } }, async (request) => {
@@ -82,25 +102,13 @@ export const notebookRoutes: FastifyPluginAsync<Opts> = async (app, { notebooks,
     return { tags: await notebooks.tagSummary(callerOf(request), project_id) };
   });
 
-  // ShowNotebook is the hottest read. Its body is kept per record while the image and the SSH
-  // address it shows are unchanged: the store's record cache hands out the same frozen object
-  // until the instance changes, so an unchanged instance is presented and serialised once
-  // (JSON.stringify was 10 % of ShowNotebook's CPU, bench/api). `usage` is live: added per request.
-  const shownBodies = new WeakMap<Notebook, { key: string; json: string }>();
   app.get('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'ShowNotebook', params: NotebookParams } }, async (request, reply) => {
     const { project_id, id } = request.params as P;
     const nb = await notebooks.show(callerOf(request), project_id, id);
-    const image = await catalog.imageOrPlaceholder(project_id, nb.imageId);
-    const ssh = sshAddress?.() ?? undefined;
-    const key = `${image ? [image.id, image.name, image.swrPath, image.tag, image.type, image.description, image.program].join('\0') : ''}\0${ssh ? `${ssh.host}:${ssh.port}` : ''}`;
-    let shown = shownBodies.get(nb);
-    if (shown?.key !== key) {
-      shown = { key, json: JSON.stringify(presentNotebook(nb, { publicUrl, image, ...(ssh && { sshAddress: ssh }) })) };
-      if (Object.isFrozen(nb)) shownBodies.set(nb, shown);
-    }
+    const json = await presentedJson(project_id, nb);
     const now = usage ? await usage.of(nb) : null;
-    reply.type('application/json; charset=utf-8');
-    return now ? `${shown.json.slice(0, -1)},"usage":${JSON.stringify(presentUsage(now))}}` : shown.json;
+    reply.type(JSON_TYPE);
+    return now ? `${json.slice(0, -1)},"usage":${JSON.stringify(presentUsage(now))}}` : json;
   });
 
   app.put('/v1/:project_id/notebooks/:id', { schema: { tags, summary: 'UpdateNotebook', params: NotebookParams, body: NotebookUpdateRequest } }, async (request) => {

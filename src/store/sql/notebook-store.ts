@@ -142,9 +142,13 @@ type Derived = ReturnType<typeof derivedColumns>;
 export interface NotebookStoreOptions {
   /** Update only the columns whose value changed (SQLite; see update()). */
   setChangedOnly?: boolean;
+  /** Turns a row read by a list into its record (record-cache.ts: the cached one at that version); default: parse it. */
+  read?: (id: string, version: number, parse: () => Notebook) => Notebook;
 }
 
 export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOptions = {}): NotebookStore {
+  const fromRow = (row: Pick<NotebooksTable, 'id' | 'doc' | 'version'>): Notebook =>
+    opts.read ? opts.read(row.id, Number(row.version), () => toNotebook(row)) : toNotebook(row);
   // The hottest query (ShowNotebook, every write's read) is compiled once; only its parameter changes.
   const getById = db.selectFrom('notebooks').select(['doc', 'version']).where('id', '=', '').compile();
   // Updates are compiled once per set of changed columns (a handful occur: a renew sets the
@@ -229,7 +233,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
         const [rows, total] = await Promise.all([
           db
             .selectFrom('notebooks')
-            .select(['doc', 'version'])
+            .select(['id', 'doc', 'version'])
             .where((eb) => filters(eb, q))
             .orderBy(SORT_COLUMNS[q.sortKey], dir)
             .orderBy('id', dir)
@@ -238,7 +242,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
             .execute(),
           count(),
         ]);
-        return { items: rows.map(toNotebook), total };
+        return { items: rows.map(fromRow), total };
       }
       // Filtered: one walk over the covering list index in the sort order (`walk`: ids and sort
       // keys only, from the offset on, up to LIST_LOOKAHEAD past the page), documents read by
@@ -262,6 +266,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
         .selectFrom('page')
         .innerJoin('notebooks', 'notebooks.id', 'page.id')
         .select((eb) => [
+          'notebooks.id',
           'notebooks.doc',
           'notebooks.version',
           eb.selectFrom('walk').select((e) => e.fn.countAll<number>().as('n')).as('walked'),
@@ -272,12 +277,12 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
       // No row: the walk found nothing from the offset on.
       const walked = rows.length === 0 ? 0 : Number(rows[0]!.walked);
       const total = walked < window && (walked > 0 || q.offset === 0) ? q.offset + walked : await count();
-      return { items: rows.map(toNotebook), total };
+      return { items: rows.map(fromRow), total };
     },
 
     async listActive() {
-      const rows = await db.selectFrom('notebooks').select(['doc', 'version']).where('status', 'in', ACTIVE).orderBy('id').execute();
-      return rows.map(toNotebook);
+      const rows = await db.selectFrom('notebooks').select(['id', 'doc', 'version']).where('status', 'in', ACTIVE).orderBy('id').execute();
+      return rows.map(fromRow);
     },
 
     async nextDueAt() {
@@ -295,14 +300,14 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
     async listDue(now, limit) {
       const rows = await db
         .selectFrom('notebooks')
-        .select(['doc', 'version'])
+        .select(['id', 'doc', 'version'])
         .where('due_at', 'is not', null)
         .where('due_at', '<=', now)
         .orderBy('due_at')
         .orderBy('id')
         .limit(limit)
         .execute();
-      return rows.map(toNotebook);
+      return rows.map(fromRow);
     },
 
     async countByOwner(projectId, ownerId, feature) {

@@ -30,10 +30,19 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function withRecordCache(inner: NotebookStore, opts: RecordCacheOptions): NotebookStore {
+export function createRecordCache(opts: RecordCacheOptions) {
   const maxEntries = opts.maxEntries ?? 4096;
   const records = new Map<string, Notebook>();
   let seenWrites = opts.externalWrites();
+
+  const current = () => {
+    const writes = opts.externalWrites();
+    if (writes !== seenWrites) {
+      seenWrites = writes;
+      records.clear();
+    }
+    return records;
+  };
 
   /** Caches `nb` unless a newer version of it is cached already. */
   const keep = (nb: Notebook): Notebook => {
@@ -51,26 +60,38 @@ export function withRecordCache(inner: NotebookStore, opts: RecordCacheOptions):
   };
 
   return {
-    ...inner,
-
-    async get(id) {
-      const writes = opts.externalWrites();
-      if (writes !== seenWrites) {
-        seenWrites = writes;
-        records.clear();
-      }
-      const cached = records.get(id);
-      if (cached) return cached;
-      const read = await inner.get(id);
-      return read && keep(deepFreeze(read));
+    /**
+     * For the store's reads of many rows (lists, due and active instances): the record of a row
+     * the cache holds at that version, else the row parsed (and kept). Lists then hand out the
+     * same frozen objects as get(), and what is presented per record is presented once.
+     */
+    read(id: string, version: number, parse: () => Notebook): Notebook {
+      const cached = current().get(id);
+      return cached?.version === version ? cached : keep(deepFreeze(parse()));
     },
 
-    async insert(nb, events) {
-      return keep(deepFreeze(await inner.insert(nb, events)));
-    },
+    /** `inner`, with get() served from the cache and every write's result kept. */
+    wrap(inner: NotebookStore): NotebookStore {
+      return {
+        ...inner,
 
-    async update(next, events, steps, base) {
-      return keep(deepFreeze(await inner.update(next, events, steps, base)));
+        async get(id) {
+          const cached = current().get(id);
+          if (cached) return cached;
+          const read = await inner.get(id);
+          return read && keep(deepFreeze(read));
+        },
+
+        async insert(nb, events) {
+          return keep(deepFreeze(await inner.insert(nb, events)));
+        },
+
+        async update(next, events, steps, base) {
+          return keep(deepFreeze(await inner.update(next, events, steps, base)));
+        },
+      };
     },
   };
 }
+
+export type RecordCache = ReturnType<typeof createRecordCache>;

@@ -1,13 +1,13 @@
 // Assembles the Store from the per-area stores over one Kysely instance. The dialect factories
 // (sqlite.ts, postgres.ts) supply the connection and their way of serialising migrations.
 import { sql, type Kysely } from 'kysely';
-import type { Store } from '../store.ts';
+import type { NotebookStore, Store } from '../store.ts';
 import { createAuditStore } from './audit-store.ts';
 import { createIdentityStore } from './identity-store.ts';
 import { createImageStore } from './image-store.ts';
 import { createKeyPairStore } from './keypair-store.ts';
 import { createNotebookStore } from './notebook-store.ts';
-import { withRecordCache } from './record-cache.ts';
+import { createRecordCache } from './record-cache.ts';
 import { createWebhookStore } from './webhook-store.ts';
 import type { Database, StoreKind } from './schema.ts';
 
@@ -18,14 +18,18 @@ export interface SqlStoreDeps {
   externalWrites?: () => number;
 }
 
+/** With a record cache where the store can tell when another process wrote (SQLite); PostgreSQL replicas cannot. */
+function notebookStore(db: Kysely<Database>, kind: StoreKind, externalWrites?: () => number): NotebookStore {
+  if (!externalWrites) return createNotebookStore(db, { setChangedOnly: kind === 'sqlite' });
+  const cache = createRecordCache({ externalWrites });
+  return cache.wrap(createNotebookStore(db, { setChangedOnly: true, read: cache.read }));
+}
+
 export function createSqlStore({ db, kind, migrate, externalWrites }: SqlStoreDeps): Store {
   let closing: Promise<void> | undefined;
   return {
     kind,
-    // Only SQLite can tell when another process wrote (externalWrites); PostgreSQL replicas cannot.
-    notebooks: externalWrites
-      ? withRecordCache(createNotebookStore(db, { setChangedOnly: true }), { externalWrites })
-      : createNotebookStore(db, { setChangedOnly: kind === 'sqlite' }),
+    notebooks: notebookStore(db, kind, externalWrites),
     images: createImageStore(db),
     identity: createIdentityStore(db),
     webhooks: createWebhookStore(db),
