@@ -4,6 +4,8 @@
 // means GET /nb/{id}/api/status through notebookd's proxy answers 200 with the instance token,
 // as a user's client sees it. Stopped means STOPPED and the server's process gone.
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killLeftoverServers, localHandleOf, readStoredNotebooks } from '../../test/support/notebookd-process.ts';
 import { answers200, Fatal, freePort, isAlive, sleep, track, until } from './common.ts';
@@ -24,13 +26,20 @@ export interface Notebookd {
   close(): Promise<void>;
 }
 
-export async function startNotebookd(dataDir: string): Promise<Notebookd> {
+/** `volumePoolSize`: localRuntime.volumePool.size (images of 5 GB, the bench's capacity); default: notebookd's default. */
+export async function startNotebookd(dataDir: string, opts: { volumePoolSize?: number } = {}): Promise<Notebookd> {
   const token = `nbd_${randomBytes(24).toString('base64url')}`;
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('NOTEBOOKD_')) env[k] = v;
   Object.assign(env, { NOTEBOOKD_BOOTSTRAP_PROJECT_ID: PROJECT, NOTEBOOKD_BOOTSTRAP_TOKEN: token, NOTEBOOKD_SSH_PORT: '0' });
   const args = ['bin/notebookd.js', 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--log-level', 'info', '--runtime', 'local'];
+  if (opts.volumePoolSize !== undefined) {
+    await mkdir(dataDir, { recursive: true });
+    const file = join(dataDir, 'bench-config.json');
+    await writeFile(file, JSON.stringify({ localRuntime: { volumePool: { size: opts.volumePoolSize } } }));
+    args.push('--config', file);
+  }
   const nbd = track('notebookd', process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const isolation: string[] = [];

@@ -16,6 +16,11 @@
 //   apt-get install jupyterhub        # once; configurable-http-proxy comes with it
 //   node --import tsx bench/peers/run.ts
 //
+// notebookd's volume pool (pre-formatted volumes, README "Volume pool") is sized for the bench's
+// creations, BENCH_CONCURRENCY + BENCH_ROUNDS + 1, as an operator expecting such bursts would size
+// it; BENCH_POOL_SIZE=<n> sets it, BENCH_POOL_SIZE=default keeps notebookd's default (8).
+// Where a creation's time goes, step by step: bench/peers/create-trace.ts.
+//
 // Clients poll every 20 ms (one instance) or 50 ms (concurrent) for every system alike. Each system
 // has its own data directory under the OS temp dir; everything the bench started is stopped by pid
 // at the end, also on failure or Ctrl-C. Runs as root (notebookd's sandbox and volumes need it).
@@ -30,6 +35,9 @@ import { startNotebookd } from './notebookd.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const N = Number(process.env.BENCH_CONCURRENCY ?? 20);
+// notebookd's volume pool sized for this bench's creations (one per round and N at once), as an
+// operator expecting bursts of N would size it; BENCH_POOL_SIZE=default keeps notebookd's default.
+const POOL = process.env.BENCH_POOL_SIZE === 'default' ? undefined : Number(process.env.BENCH_POOL_SIZE ?? N + ROUNDS + 1);
 const TARGET_OVERHEAD_SHARE = 0.2;
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -52,9 +60,9 @@ async function main(): Promise<void> {
   const cgroups = await peerCgroups();
   const hub = await startJupyterHub(join(root, 'jupyterhub'), cgroups);
   atExit(() => hub.close());
-  const nbd = await startNotebookd(join(root, 'notebookd'));
+  const nbd = await startNotebookd(join(root, 'notebookd'), { ...(POOL !== undefined && { volumePoolSize: POOL }) });
   atExit(() => nbd.close());
-  console.log(`JupyterHub ${hub.version} (SimpleLocalProcessSpawner, configurable-http-proxy); notebookd --runtime local`);
+  console.log(`JupyterHub ${hub.version} (SimpleLocalProcessSpawner, configurable-http-proxy); notebookd --runtime local, volume pool: ${POOL === undefined ? 'its default' : `${POOL} images of 5 GB`}`);
   console.log(`notebookd's local runtime here: ${nbd.isolation || '(see its log)'}`);
   console.log(`${cgroups.note}\n`);
 

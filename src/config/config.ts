@@ -85,6 +85,13 @@ const ConfigSchema = Type.Object({
     storage: Type.Union([Type.Literal('auto'), Type.Literal('image'), Type.Literal('directory')]),
     /** How long a BLOCK pre_start hook may run. */
     hookTimeoutMs: Type.Integer({ minimum: 1 }),
+    /** Image volumes formatted ahead of time for creations (README "Volume pool"); size 0 disables. */
+    volumePool: Type.Object({
+      size: Type.Integer({ minimum: 0, maximum: 1000 }),
+      capacityGb: Type.Integer({ minimum: 1 }),
+      /** Refilling waits until no volume was taken for this long. */
+      quietMs: Type.Integer({ minimum: 0 }),
+    }, Strict),
   }, Strict),
   /** runtime 'slurm': instances are Slurm jobs (README "Slurm"). */
   slurm: Type.Object({
@@ -255,6 +262,9 @@ export const DEFAULTS: Config = {
     pidsMax: 1024,
     storage: 'auto',
     hookTimeoutMs: 600_000,
+    // capacityGb: the API's default EVS capacity (domain/validation.ts EVS_DEFAULT_GB).
+    // quietMs: a burst's servers boot for seconds after the last creation; refilling waits for them.
+    volumePool: { size: 8, capacityGb: 5, quietMs: 15_000 },
   },
   slurm: {
     sharedDir: '',

@@ -104,6 +104,11 @@ export interface Runtime {
   start(spec: InstanceSpec): Promise<Launched>;
   /** Returns only when the server is gone: SIGTERM, then SIGKILL after graceMs. Idempotent. */
   stop(handle: RuntimeHandle, graceMs: number): Promise<void>;
+  /**
+   * Stops a server of the instance that the store holds no handle for (notebookd was killed
+   * between launching it and recording its handle), as stop does. Optional; idempotent.
+   */
+  stopUnrecorded?(instanceId: string, graceMs: number): Promise<void>;
   poll(handle: RuntimeHandle): Promise<PollResult>;
   /** Removes the instance's storage and anything left of it. Idempotent. */
   destroy(instanceId: string): Promise<void>;

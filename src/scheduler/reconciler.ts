@@ -100,16 +100,25 @@ export function createReconciler(deps: ReconcilerDeps) {
     );
   }
 
-  async function execute(action: ReconcileAction, nb: Notebook): Promise<void> {
+  /** `justPrepared`: this worker's previous step was a successful prepare of the same instance. */
+  async function execute(action: ReconcileAction, nb: Notebook, justPrepared = false): Promise<void> {
     const id = nb.id;
     switch (action.kind) {
       case 'prepare': {
+        // Progress is written without holding up the runtime's work: the writes queue in order
+        // for this instance and coalesce with each other and with the hand-over to STARTING.
+        const progress: Promise<unknown>[] = [];
         try {
-          await runtime.prepare(await spec(nb, ''), (step, status) => reportProgress(id, step, status));
-          await transitionIf(id, 'CREATING', (cur, now) => ({
+          await runtime.prepare(await spec(nb, ''), (step, status) => {
+            progress.push(reportProgress(id, step, status).catch((e: unknown) => e));
+          });
+          const starting = transitionIf(id, 'CREATING', (cur, now) => ({
             next: { ...cur, status: 'STARTING', statusChangedAt: now, updateAt: now },
             events: [event(id, now, 'notebook.starting', 'Storage, compute and network are ready; starting the notebook server.')],
           }));
+          const [reported] = await Promise.all([Promise.all(progress), starting]);
+          const failed = reported.find((r) => r instanceof Error);
+          if (failed) throw failed;
         } catch (e) {
           await transitionIf(id, 'CREATING', (cur, now) => failure(cur, now, 'CREATE_FAILED', (e as Error).message));
         }
@@ -120,7 +129,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         let launched;
         try {
           const s = await spec(nb, jupyterToken);
-          await runtime.prepare(s, () => {});
+          // Right after a create's prepare (same worker, same spec) a second one would only repeat it.
+          if (!justPrepared) await runtime.prepare(s, () => {});
           launched = await runtime.start(s);
         } catch (e) {
           const status = nb.operation === 'create' ? 'CREATE_FAILED' : 'START_FAILED';
@@ -155,6 +165,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       case 'halt': {
         try {
           if (nb.runtimeHandle) await runtime.stop(nb.runtimeHandle as RuntimeHandle, action.graceMs);
+          // Stopped while starting, with a server launched by a notebookd that died before recording it.
+          else await runtime.stopUnrecorded?.(id, action.graceMs);
         } catch (e) {
           await transitionIf(id, 'STOPPING', (cur, now) => failure(cur, now, 'ERROR', `Stopping failed: ${(e as Error).message}`));
           return;
@@ -319,18 +331,21 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   async function work(id: string): Promise<void> {
+    let previous: ReconcileAction['kind'] | null = null;
     for (let steps = 0; steps < 20; steps++) {
       const nb = await store.notebooks.get(id);
       if (!nb) return;
       const action = decide(nb, clock.now(), timeouts);
       if (!action) return;
       try {
-        await execute(action, nb);
+        // A prepare that failed leaves CREATE_FAILED, never a launch: only a successful one is followed by it.
+        await execute(action, nb, previous === 'prepare');
       } catch (e) {
         log.error({ id, action: action.kind, err: (e as Error).message }, 'reconcile step failed');
         return;
       }
       if (isPassive(action)) return;
+      previous = action.kind;
     }
   }
 

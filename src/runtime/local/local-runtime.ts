@@ -35,8 +35,9 @@ import type { HostIds, SandboxMode, SandboxSupport } from './sandbox.ts';
 import { enterSandbox, inCgroup, sandboxHostname } from './sandbox-argv.ts';
 import { sampleLocalHandle } from './sample.ts';
 import { terminate, terminateSandbox } from './terminate.ts';
-import { createVolumes, probeStorage } from './volume.ts';
+import { createVolumes, formatImage, probeStorage } from './volume.ts';
 import type { StorageMode, StorageSupport } from './volume.ts';
+import { createVolumePool } from './volume-pool.ts';
 
 export interface RuntimeLog {
   info(o: object, msg?: string): void;
@@ -68,6 +69,8 @@ export interface LocalRuntimeOptions {
   pidsMax?: number;
   /** auto (default): a filesystem image per volume where the host allows loop mounts; image; directory. */
   storage?: StorageMode;
+  /** Image volumes of `capacityGb` formatted ahead of time under <dataDir>/volume-pool (volume-pool.ts). Default: none. */
+  volumePool?: { size: number; capacityGb: number; quietMs: number };
 }
 
 /** What the store keeps for a running local instance. Plain JSON. */
@@ -170,7 +173,11 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
   const checkProgram = createProgramCheck(pythonPath);
   const hookRecords = createHookRecords();
   const cgroups = createCgroups({ mode: opts.limits ?? 'auto', root: opts.cgroupRoot ?? '' });
-  const volumes = createVolumes();
+  const pool =
+    opts.volumePool && opts.volumePool.size > 0
+      ? createVolumePool({ dir: `${dataDir}/volume-pool`, ...opts.volumePool, format: (image) => formatImage(image, true), log })
+      : null;
+  const volumes = createVolumes({ pool });
 
   let detected: Promise<HostCapabilities> | null = null;
   /** Probed on first use (not at construction: a runtime made only to clean up never probes). */
@@ -185,6 +192,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
       say(sandbox.available, { sandbox: sandboxMode }, sandbox.message);
       say(limits.available, { limits: opts.limits ?? 'auto' }, limits.message);
       say(storage.kind === 'image', { storage: opts.storage ?? 'auto' }, storage.message);
+      if (storage.kind === 'image') pool?.start();
       return { sandbox, limits, storage };
     })();
     detected.catch(() => (detected = null)); // a failed probe (storage=image impossible) is retried
@@ -607,6 +615,10 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     },
 
     stop,
+    async stopUnrecorded(instanceId: string, graceMs: number): Promise<void> {
+      const leftover = await readJson<RuntimeHandle>(instancePaths(dataDir, instanceId).serverFile);
+      if (leftover) await stop(leftover, graceMs);
+    },
     poll,
     sample,
 
@@ -665,6 +677,7 @@ export function createLocalRuntime(opts: LocalRuntimeOptions): Runtime {
     async close(): Promise<void> {
       for (const controller of postStartWaiters.values()) controller.abort();
       postStartWaiters.clear();
+      await pool?.close();
       await cgroups.close();
     },
   };

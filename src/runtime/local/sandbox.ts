@@ -252,8 +252,27 @@ function fnv1a(s: string): number {
   return h;
 }
 
-/** Serialises allocations within this process: two prepares must not pick the same uid. */
-let allocation: Promise<unknown> = Promise.resolve();
+/**
+ * Uids held in each instances directory: every record read once, then kept by this process as it
+ * allocates (a freed uid stays held: harmless). Choosing from it is synchronous, so allocations
+ * need no queue: 20 creations at once used to take turns, each reading every record (~0.5 s).
+ */
+const heldUids = new Map<string, Promise<Set<number>>>();
+/** Allocations under way, by record path: two prepares of one instance must get the same uid. */
+const allocating = new Map<string, Promise<HostIds>>();
+
+function held(instancesDir: string): Promise<Set<number>> {
+  let taken = heldUids.get(instancesDir);
+  if (!taken) {
+    taken = (async () => {
+      const ids = await readdir(instancesDir).catch(() => [] as string[]);
+      const records = await Promise.all(ids.map((id) => readJson<HostIds>(join(instancesDir, id, 'sandbox.json'))));
+      return new Set(records.filter((r) => r !== null).map((r) => r.uid));
+    })();
+    heldUids.set(instancesDir, taken);
+  }
+  return taken;
+}
 
 /**
  * The host uid (and gid) of an instance's sandbox user: base + a hash of the id, probing past
@@ -262,23 +281,21 @@ let allocation: Promise<unknown> = Promise.resolve();
  */
 export async function sandboxHostIds(instancesDir: string, instanceId: string, uidBase: number): Promise<HostIds> {
   const own = join(instancesDir, instanceId, 'sandbox.json');
+  const pending = allocating.get(own);
+  if (pending) return pending;
   const run = async (): Promise<HostIds> => {
     const existing = await readJson<HostIds>(own);
     if (existing && Number.isInteger(existing.uid) && Number.isInteger(existing.gid)) return existing;
-    const taken = new Set<number>();
-    for (const id of await readdir(instancesDir).catch(() => [] as string[])) {
-      if (id === instanceId) continue;
-      const other = await readJson<HostIds>(join(instancesDir, id, 'sandbox.json'));
-      if (other) taken.add(other.uid);
-    }
+    const taken = await held(instancesDir);
     let slot = fnv1a(instanceId) % UID_SPAN;
     while (taken.has(uidBase + slot)) slot = (slot + 1) % UID_SPAN;
     const ids = { uid: uidBase + slot, gid: uidBase + slot };
+    taken.add(ids.uid);
     await mkdir(join(instancesDir, instanceId), { recursive: true, mode: 0o700 });
     await writeJson(own, ids, 0o644);
     return ids;
   };
-  const next = allocation.then(run, run);
-  allocation = next.catch(() => {});
+  const next = run().finally(() => allocating.delete(own));
+  allocating.set(own, next);
   return next;
 }

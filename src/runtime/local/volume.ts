@@ -4,7 +4,8 @@
 // start), so its files stay where operators look for them: a full volume is an ordinary ENOSPC for the user's
 // program, and storage_new_size grows it online (xfs_growfs; ext4's online resize would need
 // CAP_SYS_RESOURCE, which hosts like ours withhold). Elsewhere the volume is a plain directory
-// whose usage is measured: start refuses a volume already past its capacity.
+// whose usage is measured: start refuses a volume already past its capacity. A new image volume
+// of the pool's capacity is taken ready-formatted from volume-pool.ts rather than formatted here.
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, chown, mkdir, mkdtemp, open, readdir, rm, stat, statfs, truncate } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { readJson, writeJson } from './json-file.ts';
 import type { InstancePaths } from './layout.ts';
 import { mountAt, readMountinfo } from './mountinfo.ts';
+import type { VolumePool } from './volume-pool.ts';
 
 export type StorageMode = 'auto' | 'image' | 'directory';
 export type VolumeKind = 'image' | 'directory';
@@ -91,6 +93,21 @@ export async function probeStorage(mode: StorageMode, dataDir: string): Promise<
   }
 }
 
+/**
+ * Formats the sized file `image` as a volume's XFS filesystem. `lowPriority`: at idle I/O and
+ * lowest CPU priority (the pool formats ahead of time while servers may be booting).
+ */
+export async function formatImage(image: string, lowPriority = false): Promise<void> {
+  const mkfs = ['/usr/sbin/mkfs.xfs', '-q', '-f', '-L', 'notebook', image];
+  if (!lowPriority) return void (await run(mkfs[0]!, mkfs.slice(1)));
+  const ionice = await access('/usr/bin/ionice', constants.X_OK).then(
+    () => ['/usr/bin/ionice', '-c', '3'],
+    () => [],
+  );
+  const argv = [...ionice, '/usr/bin/nice', '-n', '19', ...mkfs];
+  await run(argv[0]!, argv.slice(1));
+}
+
 /** Bytes used under a directory (du -sx), for volumes whose size is not enforced. */
 async function measureDirectory(dir: string): Promise<number> {
   const out = await run('/usr/bin/du', ['-sx', '--block-size=1', dir], 60_000);
@@ -118,7 +135,13 @@ export interface Volumes {
   remove(paths: InstancePaths): Promise<void>;
 }
 
-export function createVolumes(): Volumes {
+export interface VolumesOptions {
+  /** Pre-formatted images of the default capacity, claimed by new image volumes. */
+  pool?: VolumePool | null;
+}
+
+export function createVolumes(opts: VolumesOptions = {}): Volumes {
+  const pool = opts.pool ?? null;
   const record = (paths: InstancePaths) => readJson<VolumeRecord>(paths.volumeFile);
 
   async function mount(paths: InstancePaths): Promise<void> {
@@ -163,9 +186,11 @@ export function createVolumes(): Volumes {
         current = { capacityGb, kind: legacy ? 'directory' : kind };
         if (current.kind === 'image') {
           await mkdir(dirname(imageFile(paths)), { recursive: true });
-          await (await open(imageFile(paths), 'w')).close();
-          await truncate(imageFile(paths), Math.round(capacityGb * GIB));
-          await run('/usr/sbin/mkfs.xfs', ['-q', '-f', '-L', 'notebook', imageFile(paths)]);
+          if (!(await pool?.claim(capacityGb, imageFile(paths)))) {
+            await (await open(imageFile(paths), 'w')).close();
+            await truncate(imageFile(paths), Math.round(capacityGb * GIB));
+            await formatImage(imageFile(paths));
+          }
         } else {
           await mkdir(paths.volumeDir, { recursive: true });
         }
@@ -188,7 +213,8 @@ export function createVolumes(): Volumes {
       const info = await stat(paths.volumeDir);
       if (info.uid === owner.uid && info.gid === owner.gid) return;
       // First start in a sandbox (or under another uid): everything so far was written by root.
-      await chownTree(paths.volumeDir, owner);
+      // A new, empty volume needs only its root changed (no chown process per creation).
+      if ((await readdir(paths.volumeDir)).length > 0) await chownTree(paths.volumeDir, owner);
       await chown(paths.volumeDir, owner.uid, owner.gid);
     },
 
