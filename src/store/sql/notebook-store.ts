@@ -5,7 +5,7 @@ import { dueAt } from '../../domain/lease.ts';
 import { NOTEBOOK_STATUSES, type NotebookStatus } from '../../domain/lifecycle.ts';
 import type { Notebook, NotebookEvent } from '../../domain/notebook.ts';
 import { VersionConflict, type NotebookQuery, type NotebookStore, type Page, type SortKey } from '../store.ts';
-import type { Database, NotebookEventsTable, NotebooksTable } from './schema.ts';
+import type { Database, NotebookEventsTable, NotebooksTable, StoreKind } from './schema.ts';
 
 /** Statuses the reconciler has nothing to do for; everything else (transitional, RUNNING) is active. */
 const INACTIVE: ReadonlySet<NotebookStatus> = new Set([
@@ -68,15 +68,18 @@ const toEvent = (row: Selectable<NotebookEventsTable>): NotebookEvent => {
   return event;
 };
 
-/** Escapes LIKE wildcards so user input matches literally (used with ESCAPE '\'). */
-const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+/**
+ * Each dialect's plain substring search (position, 0 when absent): user input matches literally
+ * with no wildcards to escape, and it costs less per index entry than LIKE '%…%' (SQLite's LIKE
+ * folds case character by character; the column is lower-cased already). bench/api/list-store.ts.
+ */
+const SUBSTRING_POSITION = { sqlite: 'instr', postgres: 'strpos' } as const satisfies Record<StoreKind, string>;
 
-function filters(eb: ExpressionBuilder<Database, 'notebooks'>, q: NotebookQuery): Expression<SqlBool> {
+function filters(eb: ExpressionBuilder<Database, 'notebooks'>, q: NotebookQuery, kind: StoreKind): Expression<SqlBool> {
   const conds: Expression<SqlBool>[] = [eb('notebooks.project_id', '=', q.projectId)];
   if (q.ownerId !== undefined) conds.push(eb('notebooks.owner_id', '=', q.ownerId));
   if (q.nameContains !== undefined) {
-    const pattern = `%${escapeLike(q.nameContains.toLowerCase())}%`;
-    conds.push(sql<SqlBool>`${sql.ref('notebooks.name_lower')} like ${pattern} escape '\\'`);
+    conds.push(sql<SqlBool>`${sql.raw(SUBSTRING_POSITION[kind])}(${sql.ref('notebooks.name_lower')}, ${q.nameContains.toLowerCase()}) > 0`);
   }
   if (q.id !== undefined) conds.push(eb('notebooks.id', '=', q.id));
   if (q.status !== undefined) conds.push(eb('notebooks.status', '=', q.status));
@@ -140,13 +143,14 @@ const INDEXED = ['project_id', 'owner_id', 'name', 'name_lower', 'status', 'flav
 type Derived = ReturnType<typeof derivedColumns>;
 
 export interface NotebookStoreOptions {
+  kind: StoreKind;
   /** Update only the columns whose value changed (SQLite; see update()). */
   setChangedOnly?: boolean;
   /** Turns a row read by a list into its record (record-cache.ts: the cached one at that version); default: parse it. */
   read?: (id: string, version: number, parse: () => Notebook) => Notebook;
 }
 
-export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOptions = {}): NotebookStore {
+export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOptions): NotebookStore {
   const fromRow = (row: Pick<NotebooksTable, 'id' | 'doc' | 'version'>): Notebook =>
     opts.read ? opts.read(row.id, Number(row.version), () => toNotebook(row)) : toNotebook(row);
   // The hottest query (ShowNotebook, every write's read) is compiled once; only its parameter changes.
@@ -226,7 +230,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
     async list(q): Promise<Page<Notebook>> {
       const dir = q.sortDir === 'ASC' ? 'asc' : 'desc';
       const count = async () =>
-        countOf(await db.selectFrom('notebooks').select((eb) => eb.fn.countAll<number>().as('n')).where((eb) => filters(eb, q)).executeTakeFirst());
+        countOf(await db.selectFrom('notebooks').select((eb) => eb.fn.countAll<number>().as('n')).where((eb) => filters(eb, q, opts.kind)).executeTakeFirst());
       if (!narrows(q)) {
         // Unfiltered, (nearly) every entry matches: the page is the `limit` entries after the
         // offset, and the count walks the range once.
@@ -234,7 +238,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
           db
             .selectFrom('notebooks')
             .select(['id', 'doc', 'version'])
-            .where((eb) => filters(eb, q))
+            .where((eb) => filters(eb, q, opts.kind))
             .orderBy(SORT_COLUMNS[q.sortKey], dir)
             .orderBy('id', dir)
             .offset(q.offset)
@@ -256,7 +260,7 @@ export function createNotebookStore(db: Kysely<Database>, opts: NotebookStoreOpt
             d
               .selectFrom('notebooks')
               .select(['id', sql.ref<string | number>(SORT_COLUMNS[q.sortKey]).as('k')])
-              .where((eb) => filters(eb, q))
+              .where((eb) => filters(eb, q, opts.kind))
               .orderBy(SORT_COLUMNS[q.sortKey], dir)
               .orderBy('id', dir)
               .offset(q.offset)

@@ -20,9 +20,9 @@ export interface SqlStoreDeps {
 
 /** With a record cache where the store can tell when another process wrote (SQLite); PostgreSQL replicas cannot. */
 function notebookStore(db: Kysely<Database>, kind: StoreKind, externalWrites?: () => number): NotebookStore {
-  if (!externalWrites) return createNotebookStore(db, { setChangedOnly: kind === 'sqlite' });
+  if (!externalWrites) return createNotebookStore(db, { kind, setChangedOnly: kind === 'sqlite' });
   const cache = createRecordCache({ externalWrites });
-  return cache.wrap(createNotebookStore(db, { setChangedOnly: true, read: cache.read }));
+  return cache.wrap(createNotebookStore(db, { kind, setChangedOnly: true, read: cache.read }));
 }
 
 export function createSqlStore({ db, kind, migrate, externalWrites }: SqlStoreDeps): Store {

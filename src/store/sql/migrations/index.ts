@@ -6,9 +6,10 @@ import { identity } from './002-identity.ts';
 import { keypairs } from './003-keypairs.ts';
 import { leaseEvents } from './004-lease-events.ts';
 import { listIndexes } from './005-list-indexes.ts';
+import { statusListIndexes } from './006-status-list-indexes.ts';
 import type { NumberedMigration } from './migration.ts';
 
-export const MIGRATIONS: readonly NumberedMigration[] = [initial, identity, keypairs, leaseEvents, listIndexes];
+export const MIGRATIONS: readonly NumberedMigration[] = [initial, identity, keypairs, leaseEvents, listIndexes, statusListIndexes];
 
 /** A static provider: migrations are compiled in, not discovered on disk at run time. */
 export function migrationProvider(kind: StoreKind): MigrationProvider {
